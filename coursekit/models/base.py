@@ -24,6 +24,11 @@ Rules every model follows (and :mod:`coursekit.models.contract` tests):
 * **Ties** are broken by item index (lower first), so results are deterministic.
 * Scores are finite; a model that produces NaN raises instead of ranking garbage.
 
+Optional abilities, where meaningful: ``predict_rating(users, items)`` (models of explicit
+ratings), ``similar_items(items, k)`` (never returns the item itself) and
+``save(folder)`` / ``Recommender.load(folder)`` (fitted arrays in safetensors plus a small
+JSON of hyperparameters; no pickle).
+
 Subclasses implement ``_fit(train)`` and ``_score(user_index)``; everything else
 (validation, exclusion, top-k, padding, batching) lives here once.
 
@@ -40,10 +45,16 @@ Example
 """
 from __future__ import annotations
 
+import importlib
 import inspect
+import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
+
+from coursekit.interactions import IdMap
 
 from coursekit._validation import CourseKitError, NotFittedError, check_choice, check_positive_int
 from coursekit.interactions import Interactions
@@ -211,3 +222,112 @@ class Recommender:
         ids = np.where(idx >= 0, self.items_.ids[np.maximum(idx, 0)], PAD_ID)
         return ids, val
 
+
+    # ------------------------------------------------------------------ optional abilities
+    def predict_rating(self, users, items) -> np.ndarray:
+        r"""Predicted ratings :math:`\hat r_{ui}` for aligned pairs ``(users[j], items[j])``."""
+        self._check_fitted()
+        u = self.users_.index(users)
+        i = self.items_.index(items)
+        if u.shape != i.shape:
+            raise CourseKitError(f"users and items must have the same length, got {u.shape} and {i.shape}.")
+        return np.asarray(self._predict_rating(u, i), dtype=np.float64)
+
+    def _predict_rating(self, user_index: np.ndarray, item_index: np.ndarray) -> np.ndarray:
+        raise CourseKitError(
+            f"{type(self).__name__} ranks items but does not predict ratings; "
+            "use a rating model such as BiasedMF for predict_rating."
+        )
+
+    def _item_similarity(self, item_index: np.ndarray) -> np.ndarray:
+        """Similarity rows ``(len(item_index), n_items)``; default: cosine of :meth:`_item_vectors`."""
+        vectors = self._item_vectors()
+        norms = np.linalg.norm(vectors, axis=1)
+        norms[norms == 0] = 1.0
+        unit = vectors / norms[:, None]
+        return unit[item_index] @ unit.T
+
+    def _item_vectors(self) -> np.ndarray:
+        raise CourseKitError(f"{type(self).__name__} has no notion of item similarity.")
+
+    def similar_items(self, items, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` most similar items to each of ``items`` (never the item itself), as ``(ids, scores)``."""
+        k = check_positive_int(k, "k")
+        self._check_fitted()
+        i = self.items_.index(items)
+        sim = np.array(self._item_similarity(i), dtype=np.float64)
+        sim[np.arange(len(i)), i] = -np.inf
+        idx, val = top_k(sim, min(k, max(self.n_items - 1, 1)))
+        ids = np.where(idx >= 0, self.items_.ids[np.maximum(idx, 0)], PAD_ID)
+        return ids, val
+
+    # ------------------------------------------------------------------ persistence
+    def _state(self) -> dict[str, Any]:
+        """Fitted attributes (names ending in ``_``): arrays, sparse matrices, IdMaps and scalars."""
+        return {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}
+
+    def save(self, folder) -> Path:
+        """Write ``params.json`` and ``arrays.safetensors`` to ``folder`` and return its path."""
+        from safetensors.numpy import save_file
+
+        self._check_fitted()
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        arrays, scalars, kinds = {}, {}, {}
+        for name, value in self._state().items():
+            if isinstance(value, IdMap):
+                arrays[name] = np.ascontiguousarray(value.ids)
+                kinds[name] = f"idmap:{value.kind}"
+            elif sp.issparse(value):
+                csr = sp.csr_matrix(value)
+                for part in ("data", "indices", "indptr"):
+                    arrays[f"{name}.{part}"] = np.ascontiguousarray(getattr(csr, part))
+                kinds[name] = f"csr:{csr.shape[0]}x{csr.shape[1]}"
+            elif isinstance(value, np.ndarray):
+                arrays[name] = np.ascontiguousarray(value)
+                kinds[name] = "array"
+            elif isinstance(value, (bool, int, float, str, np.integer, np.floating)) or value is None:
+                scalars[name] = value.item() if isinstance(value, np.generic) else value
+                kinds[name] = "scalar"
+            else:
+                raise CourseKitError(
+                    f"cannot save attribute {name} of type {type(value).__name__}; "
+                    f"override {type(self).__name__}._state() to convert it to arrays."
+                )
+        save_file(arrays, str(folder / "arrays.safetensors"))
+        meta = {"class": type(self).__name__, "module": type(self).__module__,
+                "params": self.get_params(), "cold_users": self.cold_users,
+                "scalars": scalars, "kinds": kinds}
+        (folder / "params.json").write_text(json.dumps(meta, indent=1))
+        return folder
+
+    @classmethod
+    def load(cls, folder) -> Recommender:
+        """Load a model written by :meth:`save` (only coursekit model classes are loaded)."""
+        from safetensors.numpy import load_file
+
+        folder = Path(folder)
+        if not (folder / "params.json").exists():
+            raise CourseKitError(f"{folder} holds no saved model (params.json missing); save one with model.save(folder).")
+        meta = json.loads((folder / "params.json").read_text())
+        if not meta["module"].startswith("coursekit."):
+            raise CourseKitError(f"refusing to load class {meta['class']} from {meta['module']}: not a coursekit model.")
+        klass = getattr(importlib.import_module(meta["module"]), meta["class"])
+        if not (isinstance(klass, type) and issubclass(klass, cls)):
+            raise CourseKitError(f"{folder} holds a {meta['class']}, not a {cls.__name__}.")
+        model = klass(**meta["params"])
+        model.cold_users = meta.get("cold_users", "popular")
+        arrays = load_file(str(folder / "arrays.safetensors"))
+        for name, kind in meta["kinds"].items():
+            if kind.startswith("idmap:"):
+                value: Any = IdMap(arrays[name], kind.split(":", 1)[1])
+            elif kind.startswith("csr:"):
+                shape = tuple(int(x) for x in kind.split(":", 1)[1].split("x"))
+                value = sp.csr_matrix((arrays[f"{name}.data"], arrays[f"{name}.indices"],
+                                       arrays[f"{name}.indptr"]), shape=shape)
+            elif kind == "array":
+                value = arrays[name]
+            else:
+                value = meta["scalars"][name]
+            setattr(model, name, value)
+        return model

@@ -34,9 +34,10 @@ class RandomRecommender(Recommender):
 
     def _score(self, user_index: np.ndarray) -> np.ndarray:
         # a counter-based hash (splitmix64) of (seed, user, item): batch-independent and vectorized
-        key = (np.uint64(self.seed) * np.uint64(0x9E3779B97F4A7C15)
-               + np.asarray(user_index, np.uint64)[:, None] * np.uint64(0xBF58476D1CE4E5B9)
-               + np.arange(self.n_items, dtype=np.uint64)[None, :])
+        with np.errstate(over="ignore"):
+            key = (np.uint64(self.seed) * np.uint64(0x9E3779B97F4A7C15)
+                   + np.asarray(user_index, np.uint64)[:, None] * np.uint64(0xBF58476D1CE4E5B9)
+                   + np.arange(self.n_items, dtype=np.uint64)[None, :])
         return _splitmix64(key).astype(np.float64) / 2.0**64
 
 
