@@ -1,0 +1,113 @@
+"""The ``coursekit`` command line.
+
+    coursekit data fetch movielens      download + verify into the data home
+    coursekit data info                 what is cached, where
+    coursekit run [--smoke] [--dataset shop] [--notebooks 00 01] [-p EPOCHS=3]
+    coursekit exercises generate [--check]
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from pathlib import Path
+
+from coursekit._validation import CourseKitError
+
+
+def _parse_param(text: str) -> tuple[str, object]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"parameters are KEY=VALUE, got {text!r}")
+    key, raw = text.split("=", 1)
+    try:
+        value = ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        value = raw
+    return key.strip(), value
+
+
+def _cmd_data(args: argparse.Namespace) -> int:
+    from coursekit import datasets
+
+    if args.action == "fetch":
+        path = datasets.fetch(args.name)
+        print(f"{args.name}: verified copy at {path}")
+    else:
+        print(f"data home: {datasets.data_home()}")
+        print(datasets.cache_info().to_string(index=False))
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from coursekit.runner import run_course
+
+    table = run_course(Path(args.output), args.dataset, smoke=args.smoke, names=args.notebooks,
+                       extra=dict(args.param or []))
+    print()
+    print(table.drop(columns=["output"]).to_string(index=False))
+    print(f"\nexecuted notebooks and summary in {args.output}/")
+    return 0 if (table["status"] == "ok").all() else 1
+
+
+def _cmd_exercises(args: argparse.Namespace) -> int:
+    from coursekit.exercises.generate import check_student_notebook, generate_student_notebook
+
+    folder = Path(args.folder)
+    sources = sorted(folder.glob("*_solution.ipynb"))
+    if not sources:
+        raise CourseKitError(f"no *_solution.ipynb in {folder}.")
+    stale = 0
+    for src in sources:
+        dst = src.with_name(src.name.replace("_solution", ""))
+        if args.check:
+            ok = check_student_notebook(src, dst)
+            stale += not ok
+            print(f"{'up to date' if ok else 'STALE':>10}  {dst}")
+        else:
+            generate_student_notebook(src, dst)
+            print(f"generated  {dst}")
+    if stale:
+        print(f"{stale} student notebook(s) differ from their solution source: run `coursekit exercises generate`.")
+    return 1 if stale else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="coursekit", description="Recommender systems course tools.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    data = sub.add_parser("data", help="download, verify and list data sets")
+    data_sub = data.add_subparsers(dest="action", required=True)
+    fetch = data_sub.add_parser("fetch", help="download and verify a data set into the data home")
+    fetch.add_argument("name", help="movielens (ml-latest-small)")
+    data_sub.add_parser("info", help="show the data home and what is cached")
+    data.set_defaults(func=_cmd_data)
+
+    run = sub.add_parser("run", help="execute the lesson notebooks end to end with papermill")
+    run.add_argument("--smoke", action="store_true", help="small, fast settings (about a minute per lesson)")
+    run.add_argument("--dataset", nargs="+", default=["shop"], help="shop (default, offline) and/or movielens")
+    run.add_argument("--notebooks", nargs="+", help="lesson prefixes to run, e.g. 00 01 (default: all)")
+    run.add_argument("-p", "--param", action="append", type=_parse_param, metavar="KEY=VALUE",
+                     help="override a notebook parameter (repeatable)")
+    run.add_argument("--output", default="build/course", help="folder for executed notebooks and the summary")
+    run.set_defaults(func=_cmd_run)
+
+    ex = sub.add_parser("exercises", help="instructor tools for exercise notebooks")
+    ex_sub = ex.add_subparsers(dest="action", required=True)
+    gen = ex_sub.add_parser("generate", help="write student notebooks from *_solution.ipynb sources")
+    gen.add_argument("--check", action="store_true", help="only check the committed student notebooks are current")
+    gen.add_argument("--folder", default="exercises")
+    ex.set_defaults(func=_cmd_exercises)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CourseKitError as e:
+        print(f"coursekit: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

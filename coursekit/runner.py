@@ -1,0 +1,114 @@
+"""Run the course's notebooks end to end with papermill.
+
+Each notebook is executed with its ``parameters`` cell overridden (``SMOKE``, ``DATASET``,
+``SEED`` and anything passed), written to ``<output>/<dataset>/<name>.ipynb``; the values
+it records (:mod:`coursekit.record`) land in ``<output>/<dataset>/records/<name>.json``; a
+summary (``summary.csv`` and ``summary.md``: notebook, dataset, status, seconds) is written
+at the end.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from coursekit._validation import CourseKitError
+from coursekit.record import ENV as RECORDS_ENV
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+
+
+@dataclass
+class NotebookRun:
+    notebook: str
+    dataset: str
+    status: str
+    seconds: float
+    output: Path
+    error: str = ""
+
+
+def lesson_notebooks(folder: Path = NOTEBOOKS) -> list[Path]:
+    """The numbered lesson notebooks ``NN_topic.ipynb`` in order."""
+    if not folder.is_dir():
+        raise CourseKitError(f"no notebooks folder at {folder}: run from a clone of the course repository.")
+    return sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
+
+
+def select_notebooks(names: list[str] | None, folder: Path = NOTEBOOKS) -> list[Path]:
+    """Notebooks whose name starts with any of ``names`` (``"01"`` or ``"01_evaluation"``); all if None."""
+    every = lesson_notebooks(folder)
+    if not names:
+        return every
+    chosen = [p for p in every if any(p.stem.startswith(n) or p.name == n for n in names)]
+    if not chosen:
+        raise CourseKitError(f"no notebook matches {names}; available: {[p.stem for p in every]}.")
+    return chosen
+
+
+def run_notebook(path: Path, output_dir: Path, parameters: dict[str, Any] | None = None,
+                 timeout: int = 1800) -> NotebookRun:
+    """Execute one notebook with papermill; record values go to ``output_dir/records``."""
+    import papermill as pm
+
+    path = Path(path)
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    out = output_dir / path.name
+    parameters = dict(parameters or {})
+    env_before = {k: os.environ.get(k) for k in (RECORDS_ENV, "COURSEKIT_NOTEBOOK")}
+    os.environ[RECORDS_ENV] = str(output_dir / "records")
+    os.environ["COURSEKIT_NOTEBOOK"] = path.stem
+    start = time.perf_counter()
+    status, error = "ok", ""
+    try:
+        pm.execute_notebook(str(path), str(out), parameters=parameters, cwd=str(path.parent),
+                            kernel_name="python3", progress_bar=False, execution_timeout=timeout)
+    except pm.PapermillExecutionError as e:
+        status, error = "failed", f"{e.ename}: {e.evalue}"
+    finally:
+        for k, v in env_before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return NotebookRun(path.stem, str(parameters.get("DATASET", "default")), status,
+                       time.perf_counter() - start, out, error)
+
+
+def run_course(output: Path, datasets: list[str], smoke: bool, names: list[str] | None = None,
+               extra: dict[str, Any] | None = None, folder: Path = NOTEBOOKS) -> pd.DataFrame:
+    """Run every selected notebook on every dataset; return (and write) the summary table."""
+    from tqdm.auto import tqdm
+
+    notebooks = select_notebooks(names, folder)
+    jobs = [(nb, ds) for ds in datasets for nb in notebooks]
+    runs = []
+    bar = tqdm(jobs, desc="course", unit="notebook")
+    for nb, ds in bar:
+        bar.set_postfix_str(f"{nb.stem} on {ds}")
+        params = {"SMOKE": smoke, "DATASET": ds, **(extra or {})}
+        run = run_notebook(nb, Path(output) / ds, params)
+        runs.append(run)
+        bar.write(f"{run.status:>6}  {run.seconds:7.1f} s  {nb.stem} [{ds}]" + (f"  {run.error}" if run.error else ""))
+    table = pd.DataFrame([{"notebook": r.notebook, "dataset": r.dataset, "status": r.status,
+                           "seconds": round(r.seconds, 1), "output": str(r.output), "error": r.error}
+                          for r in runs])
+    Path(output).mkdir(parents=True, exist_ok=True)
+    table.to_csv(Path(output) / "summary.csv", index=False)
+    (Path(output) / "summary.md").write_text(table.drop(columns=["output"]).to_markdown(index=False)
+                                             if _has_tabulate() else table.to_string(index=False))
+    return table
+
+
+def _has_tabulate() -> bool:
+    try:
+        import tabulate  # noqa: F401
+    except ImportError:
+        return False
+    return True
