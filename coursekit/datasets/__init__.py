@@ -1,0 +1,102 @@
+"""Data sets of the course: one :class:`Dataset` type for every source.
+
+* ``load_shop()``: the embedded synthetic shop (offline, shipped with the package, with
+  ground truth); ``make_shop(...)`` generates shops of any size.
+* ``load_movielens("ml-latest-small")``: MovieLens, downloaded once into the data home and
+  verified by SHA-256.
+* ``load_dataset(name)``: either, by name; ``fetch(name)``, ``cache_info()``, ``data_home()``.
+
+>>> sorted(DATASETS)
+['ml-latest-small', 'movielens', 'shop']
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from coursekit._validation import CourseKitError
+from coursekit.datasets.base import Dataset
+from coursekit.datasets.home import data_home
+
+__all__ = ["Dataset", "DATASETS", "cache_info", "data_home", "fetch", "load_dataset", "load_movielens",
+           "load_shop", "make_shop"]
+
+DATASETS = {
+    "shop": "synthetic shop, embedded (load_shop)",
+    "movielens": "MovieLens ml-latest-small, downloaded and verified (load_movielens)",
+    "ml-latest-small": "alias of movielens",
+}
+
+
+_LAZY = {"load_movielens": "movielens", "load_shop": "shop", "make_shop": "shop"}
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use, so that `python -m coursekit.datasets.shop` runs cleanly.
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"coursekit.datasets.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'coursekit.datasets' has no attribute {name!r}")
+
+
+def _unknown(name: Any) -> CourseKitError:
+    return CourseKitError(f"unknown data set {name!r}; available: {sorted(DATASETS)}.")
+
+
+def load_dataset(name: str, **kwargs: Any) -> Dataset:
+    """Load a data set by name: ``"shop"`` or ``"movielens"`` / ``"ml-latest-small"``.
+
+    Keyword arguments go to :func:`load_shop` or :func:`load_movielens`.
+
+    >>> load_dataset("shop").name
+    'shop'
+    """
+    from coursekit.datasets import movielens, shop
+
+    if name == "shop":
+        return shop.load_shop(**kwargs)
+    if name in ("movielens", "ml-latest-small"):
+        return movielens.load_movielens("ml-latest-small", **kwargs)
+    raise _unknown(name)
+
+
+def fetch(name: str, data_home: str | os.PathLike | None = None) -> Path:
+    """Download (if needed) and verify a data set; return the path of the verified copy.
+
+    ``"movielens"``: the SHA-256-checked ``ml-latest-small.zip`` in the data home.
+    ``"shop"``: nothing to download; the folder of the shipped files.
+    """
+    from coursekit.datasets import movielens, shop
+
+    if name in ("movielens", "ml-latest-small"):
+        return movielens.fetch_movielens(data_home, download=True)
+    if name == "shop":
+        return shop.SHOP_DATA
+    raise _unknown(name)
+
+
+def cache_info(data_home: str | os.PathLike | None = None) -> pd.DataFrame:
+    """What is available where: one row per data set (name, path, exists, size in bytes, verified).
+
+    ``verified`` is the result of the SHA-256 check for downloads (``None`` when missing);
+    the shop is embedded and has no published hash.
+    """
+    from coursekit.datasets import home, movielens, shop
+
+    ml = home.data_home(data_home) / movielens.FILENAME
+    ml_ok = ml.exists() and movielens.sha256_of(ml) == movielens.SHA256
+    shop_files = [shop.SHOP_DATA / f for f in shop._FILES]
+    shop_ok = all(f.exists() for f in shop_files)
+    rows = [
+        {"name": "ml-latest-small", "path": str(ml), "exists": ml.exists(),
+         "size": ml.stat().st_size if ml.exists() else 0, "verified": ml_ok if ml.exists() else None,
+         "note": "downloaded (SHA-256 checked)"},
+        {"name": "shop", "path": str(shop.SHOP_DATA), "exists": shop_ok,
+         "size": sum(f.stat().st_size for f in shop_files if f.exists()), "verified": None,
+         "note": "embedded in the package"},
+    ]
+    return pd.DataFrame(rows)
