@@ -1,0 +1,215 @@
+r"""Plotting helpers for lessons 00 (data) and 01 (evaluation).
+
+Every ``plot_*`` function draws on a matplotlib ``Axes`` (created when ``ax`` is None) and
+returns it, so a lesson can place several in one figure. matplotlib is imported inside the
+functions (``import coursekit`` stays fast) and nothing here needs a display: the functions
+work under the ``Agg`` backend that the tests and CI use.
+
+The one computation here that a plot annotates is :func:`top_share`, the share of all
+interactions that goes to the most popular fraction :math:`f` of the items:
+
+.. math:: \mathrm{share}(f) = \frac{\sum_{j=1}^{\lceil f\,|I| \rceil} c_{(j)}}{\sum_{j=1}^{|I|} c_{(j)}}
+
+with :math:`c_{(1)} \ge c_{(2)} \ge \dots` the item interaction counts sorted descending.
+
+>>> top_share([5, 3, 1, 1], frac=0.25)    # the top 1 of 4 items holds 5 of 10 events
+0.5
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from coursekit._validation import CourseKitError
+
+__all__ = ["use_course_style", "top_share", "plot_long_tail", "plot_rating_histogram",
+           "plot_activity_over_time", "plot_interaction_density", "plot_metric_bars"]
+
+
+def use_course_style() -> None:
+    """Set a few matplotlib defaults shared by the lessons (figure size, grid, font sizes)."""
+    import matplotlib as mpl
+
+    mpl.rcParams.update({
+        "figure.figsize": (7, 4), "figure.dpi": 100, "axes.grid": True, "grid.alpha": 0.3,
+        "axes.spines.top": False, "axes.spines.right": False, "axes.titlesize": 11,
+        "axes.labelsize": 10, "legend.fontsize": 8, "xtick.labelsize": 9, "ytick.labelsize": 9,
+    })
+
+
+def _axes(ax=None, figsize=(6, 4)):
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def _counts(item_counts) -> np.ndarray:
+    c = np.asarray(item_counts, dtype=np.float64)
+    if c.ndim != 1 or c.size == 0:
+        raise CourseKitError(f"item_counts must be a non-empty 1-D array (one count per item), got shape {c.shape}; "
+                             "use inter.item_counts().")
+    if (c < 0).any() or not np.isfinite(c).all():
+        raise CourseKitError("item_counts must be finite and >= 0 (numbers of interactions per item).")
+    return c
+
+
+def top_share(item_counts, frac: float = 0.1) -> float:
+    r"""Share of all interactions that fall on the top ``frac`` most popular items (formula in the module docstring).
+
+    The number of items is :math:`\lceil f\,|I| \rceil` (at least one). Items without
+    interactions count (as zeros), so pass counts over the whole catalogue.
+
+    >>> top_share([10, 0, 0, 0, 0, 0, 0, 0, 0, 0], frac=0.1)
+    1.0
+    """
+    c = _counts(item_counts)
+    if not 0 < frac <= 1:
+        raise CourseKitError(f"frac must be in (0, 1], got {frac!r}.")
+    if c.sum() == 0:
+        raise CourseKitError("item_counts sum to 0: there are no interactions to share.")
+    n_top = max(1, math.ceil(frac * c.size - 1e-9))
+    return float(np.sort(c)[::-1][:n_top].sum() / c.sum())
+
+
+def plot_long_tail(item_counts, ax=None, frac: float = 0.1, title: str = "", logy: bool = True):
+    """Item interaction counts sorted descending (the long tail), with the top ``frac`` of items shaded.
+
+    The legend states :func:`top_share` for ``frac``. Returns the Axes (one line: the curve).
+    """
+    c = np.sort(_counts(item_counts))[::-1]
+    ax = _axes(ax)
+    rank = np.arange(1, c.size + 1)
+    ax.plot(rank, c, color="tab:blue", lw=1.5, label="interactions per item")
+    n_top = max(1, math.ceil(frac * c.size - 1e-9))
+    ax.axvspan(0.5, n_top + 0.5, color="tab:orange", alpha=0.2,
+               label=f"top {frac:.0%} of items: {top_share(c, frac):.0%} of interactions")
+    if logy:
+        ax.set_yscale("symlog", linthresh=1)   # symlog: items with 0 interactions stay visible
+    ax.set_xlabel("item rank by popularity")
+    ax.set_ylabel("interactions")
+    ax.set_title(title or "Long tail of item popularity")
+    ax.legend()
+    return ax
+
+
+def plot_rating_histogram(ratings, ax=None, title: str = ""):
+    """Bar chart of how often each rating value occurs (NaN = no rating, left out). One bar per value."""
+    r = np.asarray(ratings, dtype=np.float64)
+    r = r[~np.isnan(r)]
+    if r.size == 0:
+        raise CourseKitError("no ratings to plot (all NaN): this data set or subset has implicit feedback only.")
+    values, counts = np.unique(r, return_counts=True)
+    ax = _axes(ax)
+    width = 0.8 * (np.min(np.diff(values)) if values.size > 1 else 1.0)
+    ax.bar(values, counts, width=width, color="tab:blue")
+    ax.set_xticks(values, [f"{v:g}" for v in values])
+    ax.set_xlabel("rating")
+    ax.set_ylabel("count")
+    ax.set_title(title or f"Ratings (n = {r.size:,}, mean {r.mean():.2f})")
+    return ax
+
+
+_PERIOD_NAMES = {"D": "day", "W": "week", "M": "month", "Q": "quarter", "Y": "year"}
+
+
+def plot_activity_over_time(timestamps, groups=None, freq: str = "W", ax=None, title: str = ""):
+    """Number of events per period (``freq``: a pandas period alias, "D", "W", "M", "Y").
+
+    ``timestamps`` are seconds since the epoch; ``groups`` (optional, one label per event)
+    draws one line per label (event types, train / test). Returns the Axes (one line per group).
+    """
+    ts = np.asarray(timestamps)
+    if ts.ndim != 1 or ts.size == 0:
+        raise CourseKitError(f"timestamps must be a non-empty 1-D array of seconds, got shape {ts.shape}.")
+    when = pd.to_datetime(ts, unit="s")
+    labels = pd.Series(["events"] * ts.size if groups is None else np.asarray(groups, dtype=object))
+    if len(labels) != ts.size:
+        raise CourseKitError(f"groups has {len(labels)} labels for {ts.size} timestamps; pass one label per event.")
+    periods = pd.Series(when).dt.to_period(freq).dt.start_time
+    table = pd.crosstab(periods.to_numpy(), labels.to_numpy()).sort_index()
+    full = pd.period_range(table.index.min(), table.index.max(), freq=freq).start_time
+    table = table.reindex(full, fill_value=0)
+    ax = _axes(ax, (8, 3.5))
+    for name in table.columns:
+        ax.plot(table.index, table[name], lw=1.2, label=str(name))
+    ax.set_ylabel(f"events per {_PERIOD_NAMES.get(freq, freq)}")
+    ax.set_title(title or "Activity over time")
+    if groups is not None:
+        ax.legend()
+    ax.tick_params(axis="x", labelrotation=30)   # this Axes only (autofmt_xdate would change the whole figure)
+    return ax
+
+
+def plot_interaction_density(matrix, bins: int = 50, ax=None, title: str = ""):
+    r"""Fill rate of the user-item matrix, users sorted by activity and items by popularity.
+
+    The sorted matrix is cut into ``bins`` x ``bins`` blocks; each pixel shows the share of the
+    block's cells that hold an interaction (log colour scale), so the dense corner of heavy users
+    and popular items and the empty rest are visible at once. Returns the Axes (one image).
+    """
+    import matplotlib.colors as mcolors
+    import scipy.sparse as sp
+
+    m = sp.csr_matrix(matrix)
+    n_users, n_items = m.shape
+    if m.nnz == 0:
+        raise CourseKitError("the matrix has no interactions to draw.")
+    b = (m > 0).astype(np.float64).tocoo()
+    user_rank = np.empty(n_users, np.int64)
+    user_rank[np.argsort(-np.asarray(b.sum(axis=1)).ravel(), kind="stable")] = np.arange(n_users)
+    item_rank = np.empty(n_items, np.int64)
+    item_rank[np.argsort(-np.asarray(b.sum(axis=0)).ravel(), kind="stable")] = np.arange(n_items)
+    ub, ib = min(bins, n_users), min(bins, n_items)
+    u_edges = np.linspace(0, n_users, ub + 1)
+    i_edges = np.linspace(0, n_items, ib + 1)
+    filled, _, _ = np.histogram2d(user_rank[b.row], item_rank[b.col], bins=[u_edges, i_edges])
+    cells = np.outer(np.diff(np.floor(u_edges)), np.diff(np.floor(i_edges)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fill = np.where(cells > 0, filled / cells, np.nan)
+    ax = _axes(ax, (5, 4))
+    positive = fill[fill > 0]
+    norm = mcolors.LogNorm(vmin=max(positive.min(), 1e-4), vmax=1.0) if positive.size else None
+    im = ax.imshow(np.where(fill > 0, fill, np.nan), aspect="auto", cmap="viridis", norm=norm,
+                   extent=(0, n_items, n_users, 0), interpolation="nearest")
+    ax.set_xlabel("items, most popular first")
+    ax.set_ylabel("users, most active first")
+    ax.grid(False)
+    ax.set_title(title or f"Matrix fill rate (density {b.nnz / (n_users * n_items):.2%})")
+    ax.figure.colorbar(im, ax=ax, label="share of cells filled")
+    return ax
+
+
+def plot_metric_bars(table: pd.DataFrame, ax=None, title: str = "", ylabel: str = "",
+                     logy: bool = False, fmt: str | None = "{:.3f}", columns: Sequence[str] | None = None):
+    """Grouped bars: one group per row of ``table`` (its index labels the groups), one bar per column.
+
+    For example ``table`` = models x {"full ranking", "sampled"} of NDCG@10. NaN cells draw no bar.
+    ``fmt`` writes each value above its bar (None: no labels). Returns the Axes (one container per column).
+    """
+    if not isinstance(table, pd.DataFrame) or table.empty:
+        raise CourseKitError("table must be a non-empty DataFrame: rows = groups (x axis), columns = bars.")
+    cols = list(columns) if columns is not None else list(table.columns)
+    values = table[cols].to_numpy(dtype=np.float64)
+    n_rows, n_cols = values.shape
+    ax = _axes(ax, (max(5, 1.1 * n_rows * max(n_cols, 1) ** 0.5 + 2), 3.8))
+    width = 0.8 / n_cols
+    x = np.arange(n_rows)
+    for j, col in enumerate(cols):
+        bars = ax.bar(x - 0.4 + width * (j + 0.5), np.nan_to_num(values[:, j], nan=0.0), width, label=str(col))
+        if fmt:
+            labels = ["" if np.isnan(v) else fmt.format(v) for v in values[:, j]]
+            ax.bar_label(bars, labels=labels, fontsize=7, padding=1)
+    ax.set_xticks(x, [str(i) for i in table.index], rotation=0 if n_rows <= 6 else 30,
+                  ha="center" if n_rows <= 6 else "right")
+    if logy:
+        ax.set_yscale("log")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if n_cols > 1:
+        ax.legend()
+    return ax
