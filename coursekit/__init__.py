@@ -21,7 +21,8 @@ _LAZY = {
     "make_shop": "coursekit.datasets",
     "record": "coursekit.record",
 }
-_SUBMODULES = {"datasets", "splits", "metrics", "models", "evaluation", "exercises", "plotting", "record"}
+_SUBMODULES = {"datasets", "splits", "metrics", "models", "evaluation", "exercises", "plotting", "plotting_cf",
+               "record", "env", "text", "stream", "runner"}
 
 __all__ = ["CourseKitError", "NotFittedError", "UnknownIdError", "IdMap", "Interactions", *_LAZY]
 
