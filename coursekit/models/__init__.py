@@ -43,3 +43,47 @@ register_contract_case("BaselineOnly", lambda: BaselineOnly(reg=5.0, n_epochs=5)
 register_contract_case("BiasedMF-sgd", lambda: BiasedMF(factors=4, n_epochs=5, solver="sgd", seed=1))
 register_contract_case("BiasedMF-als", lambda: BiasedMF(factors=4, n_epochs=5, solver="als", seed=1))
 __all__ += ["BaselineOnly", "BiasedMF"]
+
+# text / content models (issue 5, H9): item vectors for the contract data's items 100..139 and 90000
+from coursekit.models.content import ProfileRecommender  # noqa: E402
+from coursekit.models.two_tower import TwoTower  # noqa: E402
+
+
+def _contract_item_vectors(dim: int = 8, seed: int = 5):
+    import numpy as _np
+
+    ids = _np.r_[_np.arange(100, 140), 90_000]
+    return ids, _np.random.default_rng(seed).normal(size=(len(ids), dim)).astype(_np.float32)
+
+
+register_contract_case("ProfileRecommender", lambda: ProfileRecommender(_contract_item_vectors()))
+register_contract_case("ProfileRecommender-rating", lambda: ProfileRecommender(_contract_item_vectors(), weighting="rating"))
+register_contract_case("ProfileRecommender-recency", lambda: ProfileRecommender(_contract_item_vectors(), weighting="recency"))
+register_contract_case("TwoTower", lambda: TwoTower(_contract_item_vectors(), dim=8, epochs=2, batch_size=32,
+                                                    temperature=0.1, device="cpu", seed=1))
+register_contract_case("TwoTower-mlp-ids", lambda: TwoTower(_contract_item_vectors(), dim=8, adaptor="mlp", hidden=16,
+                                                            id_embedding=True, user_embedding=True, logq_correction=True,
+                                                            epochs=2, batch_size=32, device="cpu", seed=1))
+__all__ += ["ProfileRecommender", "TwoTower"]
+
+# two-stage retrieval + cross-encoder re-ranking (issue 5, H10); torch/transformers load only when used
+from coursekit.models.rerank import TwoStageRecommender  # noqa: E402
+
+
+def _two_stage_contract_case():
+    from coursekit.models.rerank import contract_case
+
+    return contract_case()
+
+
+register_contract_case("TwoStageRecommender", _two_stage_contract_case)
+__all__ += ["TwoStageRecommender"]
+
+# sequential models (issue 6, H11); torch is imported inside their functions only
+from coursekit.models.sequential import BERT4Rec, SASRec  # noqa: E402
+
+register_contract_case("SASRec", lambda: SASRec(dim=16, n_layers=1, n_heads=2, max_len=8, epochs=2,
+                                                batch_size=16, device="cpu", num_threads=1, seed=1))
+register_contract_case("BERT4Rec", lambda: BERT4Rec(dim=16, n_layers=1, n_heads=2, max_len=8, epochs=2,
+                                                    batch_size=16, device="cpu", num_threads=1, seed=1))
+__all__ += ["SASRec", "BERT4Rec"]

@@ -315,6 +315,9 @@ class Recommender:
         klass = getattr(importlib.import_module(meta["module"]), meta["class"])
         if not (isinstance(klass, type) and issubclass(klass, cls)):
             raise CourseKitError(f"{folder} holds a {meta['class']}, not a {cls.__name__}.")
+        hook = getattr(klass, "_load_folder", None)  # models that save more than arrays (e.g. sub-models)
+        if hook is not None:
+            return hook(folder, meta)
         model = klass(**meta["params"])
         model.cold_users = meta.get("cold_users", "popular")
         arrays = load_file(str(folder / "arrays.safetensors"))

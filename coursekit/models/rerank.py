@@ -1,0 +1,245 @@
+r"""Two-stage recommendation: a cheap retriever proposes candidates, a cross-encoder re-ranks them.
+
+Stage 1 (retrieval): a fitted coursekit model (iALS, two-tower, ...) ranks every item for the
+user; its top :math:`n` unseen items form the candidate set :math:`C_u`. Stage 2 (re-ranking):
+the cross-encoder reads ``[CLS] history [SEP] candidate [SEP]`` for every :math:`i \in C_u` and
+gives :math:`p_{ui} = \sigma(z_{ui})`.
+
+The score matrix is built so that ``recommend`` returns exactly the re-ranked candidates first
+and then the rest in retrieval order, with finite scores:
+
+.. math::
+
+    s_{ui} = \begin{cases}
+        1 + p_{ui} & i \in C_u \quad (\in [1, 2]) \\
+        \dfrac{n_I - \rho_{ui}}{n_I + 1} & i \notin C_u \quad (\in (0, 1))
+    \end{cases}
+
+where :math:`\rho_{ui} \in \{0, \dots, n_I - 1\}` is the item's position in the retriever's
+ranking (seen items last, ties by lower item index). The re-ranker can only *reorder* the
+candidates: it never brings in an item the retriever did not propose. The cost is
+:math:`n` transformer passes per user, which is why :math:`n` is 50-100, not the catalogue.
+
+Example
+-------
+.. code-block:: python
+
+    from coursekit.models import IALS
+    from coursekit.text.cross_encoder import CrossEncoder
+    model = TwoStageRecommender(IALS(factors=64), CrossEncoder.load("ce"), n_candidates=50,
+                                item_texts=item_texts(shop)).fit(train)
+    ids, scores = model.recommend([1, 2], k=10)
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from coursekit._validation import CourseKitError, check_positive_int
+from coursekit.interactions import Interactions
+from coursekit.models.base import Recommender
+
+__all__ = ["TwoStageRecommender", "retrieval_rank_scores"]
+
+
+def retrieval_rank_scores(scores: np.ndarray, seen_rows) -> tuple[np.ndarray, np.ndarray]:
+    r"""Rank-based scores in :math:`(0, 1)` and the rank order of a retriever's score rows.
+
+    Seen items (nonzeros of ``seen_rows``, CSR) go last; ties are broken by lower item index,
+    as :func:`coursekit.models.base.top_k` does.
+
+    >>> import scipy.sparse as sp
+    >>> val, order = retrieval_rank_scores(np.array([[0.2, 0.9, 0.5]]), sp.csr_matrix([[0, 1, 0]]))
+    >>> order.tolist(), val.round(2).tolist()
+    ([[2, 0, 1]], [[0.5, 0.25, 0.75]])
+    """
+    masked = np.array(scores, dtype=np.float64)
+    r, c = seen_rows.nonzero()
+    masked[r, c] = -np.inf
+    order = np.argsort(-masked, axis=1, kind="stable")
+    n_items = masked.shape[1]
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(n_items)[None, :].repeat(len(order), 0), axis=1)
+    return (n_items - rank) / (n_items + 1.0), order
+
+
+class TwoStageRecommender(Recommender):
+    """Retrieval by a coursekit model, re-ranking of its top ``n_candidates`` by a cross-encoder.
+
+    Parameters
+    ----------
+    retriever : Recommender
+        Stage 1; fitted on the same training data by :meth:`fit` (unless ``fit_retriever=False``,
+        then it must already be fitted on the same universe).
+    reranker : CrossEncoder
+        Stage 2 (:class:`coursekit.text.cross_encoder.CrossEncoder`), already trained
+        (:func:`coursekit.text.training.train_cross_encoder`); it is not trained by ``fit``.
+    n_candidates : int
+        Candidates re-ranked per user.
+    item_texts : dict, Series or DataFrame
+        Text of every item (candidate side), e.g. :func:`coursekit.text.items.item_texts`.
+    history_item_texts : optional
+        Texts of items inside a history (default ``item_texts``), as used in training.
+    history_size, max_history_words : int
+        History text: the user's ``history_size`` most recent distinct training items, joined up to
+        ``max_history_words`` words (as :func:`coursekit.text.training.make_pairs` builds it:
+        use the same values as in training).
+    batch_size : int
+        Pairs per cross-encoder forward pass.
+    fit_retriever : bool
+        Fit the retriever in :meth:`fit`.
+    """
+
+    def __init__(self, retriever: Recommender, reranker, n_candidates: int = 100, item_texts=None,
+                 history_item_texts=None, history_size: int = 20, max_history_words: int = 64,
+                 batch_size: int = 128, fit_retriever: bool = True):
+        self.retriever = retriever
+        self.reranker = reranker
+        self.n_candidates = n_candidates
+        self.item_texts = item_texts
+        self.history_item_texts = history_item_texts
+        self.history_size = history_size
+        self.max_history_words = max_history_words
+        self.batch_size = batch_size
+        self.fit_retriever = fit_retriever
+
+    # ------------------------------------------------------------------ fitting
+    def _fit(self, train: Interactions) -> None:
+        from coursekit.text.items import user_histories
+        from coursekit.text.training import align_item_texts
+
+        check_positive_int(self.n_candidates, "n_candidates")
+        if not isinstance(self.retriever, Recommender):
+            raise CourseKitError(f"retriever must be a coursekit Recommender, got {type(self.retriever).__name__}.")
+        if not hasattr(self.reranker, "score_pairs"):
+            raise CourseKitError("reranker must be a coursekit.text.cross_encoder.CrossEncoder (with score_pairs).")
+        if self.item_texts is None:
+            raise CourseKitError("TwoStageRecommender needs item_texts= (e.g. coursekit.text.items.item_texts(dataset)).")
+        self._item_text = align_item_texts(train.items, self.item_texts)
+        self._history_text = (self._item_text if self.history_item_texts is None
+                              else align_item_texts(train.items, self.history_item_texts))
+        if self.fit_retriever:
+            self.retriever.fit(train)
+        else:
+            self.retriever._check_fitted()
+            if not np.array_equal(self.retriever.items_.ids, train.items.ids) or \
+                    not np.array_equal(self.retriever.users_.ids, train.users.ids):
+                raise CourseKitError("the pre-fitted retriever has another user/item universe than train; "
+                                     "fit it on the same split, or pass fit_retriever=True.")
+        hists = user_histories(train, max_items=check_positive_int(self.history_size, "history_size"))
+        self.history_indptr_ = np.r_[0, np.cumsum([len(h) for h in hists])].astype(np.int64)
+        self.history_items_ = (np.concatenate(hists) if hists else np.zeros(0)).astype(np.int64)
+
+    # ------------------------------------------------------------------ scoring
+    def history_texts(self, user_index: np.ndarray) -> list[str]:
+        """The history text the re-ranker reads for each internal user index."""
+        from coursekit.text.training import _default_history
+
+        out = []
+        for u in np.asarray(user_index, dtype=np.int64):
+            items = self.history_items_[self.history_indptr_[u]:self.history_indptr_[u + 1]]
+            out.append(_default_history(self._history_text[items].tolist(), self.max_history_words))
+        return out
+
+    def _stage1(self, user_index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Rank-based retrieval scores, the retrieval order and the number of real candidates per row."""
+        base, order = retrieval_rank_scores(self.retriever.score_indices(user_index), self.seen_[user_index])
+        n = min(self.n_candidates, self.n_items)
+        n_valid = np.minimum(n, self.n_items - np.diff(self.seen_.indptr)[user_index])
+        return base, order[:, :n], n_valid
+
+    def candidate_indices(self, user_index) -> list[np.ndarray]:
+        """Retrieval stage: per internal user index, its candidate item indices in retrieval order.
+
+        The retriever's top ``n_candidates`` items the user has not seen in training.
+        """
+        _, order, n_valid = self._stage1(np.asarray(user_index, dtype=np.int64))
+        return [row[:k] for row, k in zip(order, n_valid)]
+
+    def _score(self, user_index: np.ndarray) -> np.ndarray:
+        user_index = np.asarray(user_index, dtype=np.int64)
+        base, order, n_valid = self._stage1(user_index)
+        warm = self.user_counts_[user_index] > 0  # cold users get the base class's fallback anyway
+        n_real = np.where(warm, n_valid, 0)
+        rows = np.repeat(np.arange(len(user_index)), n_real)
+        cols = order[np.arange(order.shape[1])[None, :] < n_real[:, None]]
+        if len(rows):
+            hist = self.history_texts(user_index[warm])
+            hist_of_row = np.cumsum(warm) - 1
+            histories = [hist[hist_of_row[r]] for r in rows]
+            p = self.reranker.score_pairs(histories, self._item_text[cols].tolist(), batch_size=self.batch_size)
+            if self.reranker.task != "binary":  # a rating head: squash to (0, 1) keeping the order
+                p = 1.0 / (1.0 + np.exp(-(p - self.reranker.target_mean) / self.reranker.target_scale))
+            base[rows, cols] = 1.0 + p
+        return base
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, folder) -> Path:
+        """Write ``params.json``, the fitted state, ``retriever/`` (its own save) and ``reranker/``."""
+        self._check_fitted()
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        state = _State()
+        state.__dict__.update(self._state())
+        state.save(folder / "state")
+        self.retriever.save(folder / "retriever")
+        self.reranker.save(folder / "reranker")
+        params = {k: v for k, v in self.get_params().items()
+                  if k not in ("retriever", "reranker", "item_texts", "history_item_texts")}
+        texts = {"item_text": self._item_text.tolist(),
+                 "history_text": None if self.history_item_texts is None else self._history_text.tolist()}
+        (folder / "texts.json").write_text(json.dumps(texts))
+        meta = {"class": type(self).__name__, "module": type(self).__module__, "params": params,
+                "cold_users": self.cold_users}
+        (folder / "params.json").write_text(json.dumps(meta, indent=1))
+        return folder
+
+    @classmethod
+    def _load_folder(cls, folder, meta: dict) -> TwoStageRecommender:
+        """Rebuild from :meth:`save`'s folder (called by :meth:`Recommender.load`)."""
+        from coursekit.text.cross_encoder import CrossEncoder
+
+        folder = Path(folder)
+        retriever = Recommender.load(folder / "retriever")
+        reranker = CrossEncoder.load(folder / "reranker")
+        texts = json.loads((folder / "texts.json").read_text())
+        state = Recommender.load(folder / "state")
+        ids = state.items_.ids
+        item_texts = dict(zip(ids.tolist(), texts["item_text"]))
+        history_texts = None if texts["history_text"] is None else dict(zip(ids.tolist(), texts["history_text"]))
+        model = cls(retriever, reranker, item_texts=item_texts, history_item_texts=history_texts, **meta["params"])
+        model.cold_users = meta.get("cold_users", "popular")
+        for name, value in vars(state).items():
+            if name.endswith("_") and not name.startswith("_"):
+                setattr(model, name, value)
+        model._item_text = np.asarray(texts["item_text"], dtype=object)
+        model._history_text = (model._item_text if texts["history_text"] is None
+                               else np.asarray(texts["history_text"], dtype=object))
+        return model
+
+    @classmethod
+    def load(cls, folder) -> TwoStageRecommender:
+        """Load a model written by :meth:`save`."""
+        return Recommender.load.__func__(cls, folder)
+
+
+def contract_case(n_candidates: int = 6) -> TwoStageRecommender:
+    """A small fast instance for the shared contract suite: tiny iALS retriever + tiny random BERT."""
+    from coursekit.models.contract import COLD_ITEM
+    from coursekit.models.ials import IALS
+    from coursekit.text.cross_encoder import CrossEncoder
+
+    words = ["red", "blue", "green", "wool", "oak", "steel", "soft", "sleek"]
+    ids = [*range(100, 140), COLD_ITEM]
+    texts = {i: f"item {i}: {words[i % 8]} {words[(i // 8) % 8]} thing" for i in ids}
+    return TwoStageRecommender(IALS(factors=8, iterations=3, seed=1), CrossEncoder.tiny(seed=0, hidden_size=16, num_layers=1, intermediate_size=32, max_length=32),
+                               n_candidates=n_candidates, item_texts=texts, history_size=5, max_history_words=20)
+
+
+class _State(Recommender):
+    """Holder of a :class:`TwoStageRecommender`'s own fitted arrays, saved with the generic format."""
+
+    def __init__(self):
+        pass

@@ -1,0 +1,188 @@
+r"""Item texts and user-history texts: what a text encoder reads.
+
+MovieLens items become
+
+.. math:: \text{"Title (year). Genres: } g_1, g_2\text{."} \;[\text{" Tags: } t_1, t_2\text{."}]
+
+and shop products their title plus description. **Tags are off by default**: MovieLens user
+tags are written *after* people watch a movie, so a movie that nobody has seen yet has none;
+using them for cold items leaks popularity (lesson 06 measures it).
+
+A user's history as text lists the items they liked, **most recent first**, and stops at a
+budget (tokens of a given tokenizer, characters or words), so the newest taste survives the
+truncation of a cross-encoder's input ``[CLS] history [SEP] candidate [SEP]``.
+
+>>> import pandas as pd
+>>> items = pd.DataFrame({"item_id": [1], "title": ["Toy Story"], "year": [1995],
+...                       "genres": [["Animation", "Comedy"]], "tags": [["pixar"]]})
+>>> movielens_item_text(items).iloc[0]
+'Toy Story (1995). Genres: Animation, Comedy.'
+>>> movielens_item_text(items, include_tags=True).iloc[0]
+'Toy Story (1995). Genres: Animation, Comedy. Tags: pixar.'
+>>> history_text(["Heat (1995)", "Alien (1979)", "Up (2009)"], max_words=4)
+'Heat (1995) | Alien (1979)'
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from coursekit._validation import CourseKitError, check_columns, check_positive_int
+from coursekit.interactions import Interactions
+
+__all__ = ["movielens_item_text", "shop_item_text", "item_texts", "user_histories", "history_text"]
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return []
+    if isinstance(value, str):
+        return [v for v in value.split("|") if v and v != "(no genres listed)"]
+    return [str(v) for v in value]
+
+
+def movielens_item_text(items: pd.DataFrame, include_tags: bool = False, max_tags: int = 10) -> pd.Series:
+    r"""``"Title (year). Genres: a, b. [Tags: x, y.]"`` per movie, as a Series indexed by ``item_id``.
+
+    Parameters
+    ----------
+    items : DataFrame
+        ``item_id``, ``title`` (without the year), ``year`` (may be missing), ``genres`` (list
+        or ``"a|b"`` string), and ``tags`` (list) when ``include_tags``.
+    include_tags : bool
+        Append user tags. Off by default: tags exist only after users interacted with a movie.
+    max_tags : int
+        At most this many tags (the most used first, as the loader orders them).
+    """
+    check_columns(items, ["item_id", "title", "genres"], "the MovieLens item table")
+    if include_tags:
+        check_columns(items, ["tags"], "the MovieLens item table (include_tags=True)")
+    years = items["year"] if "year" in items.columns else pd.Series([None] * len(items), index=items.index)
+    out = []
+    for row_title, year, genres, tags in zip(items["title"], years, items["genres"],
+                                             items["tags"] if include_tags else [None] * len(items)):
+        text = str(row_title)
+        if year is not None and not pd.isna(year):
+            text += f" ({int(year)})"
+        text += "."
+        g = _as_list(genres)
+        if g:
+            text += " Genres: " + ", ".join(g) + "."
+        t = _as_list(tags)[:max_tags] if include_tags else []
+        if t:
+            text += " Tags: " + ", ".join(t) + "."
+        out.append(text)
+    return pd.Series(out, index=pd.Index(items["item_id"].to_numpy(), name="item_id"), name="text", dtype=object)
+
+
+def shop_item_text(items: pd.DataFrame, include_title: bool = True) -> pd.Series:
+    """The shop's product description (``"Title. Description"``), as a Series indexed by ``item_id``.
+
+    >>> items = pd.DataFrame({"item_id": [7], "title": ["Oak mug"], "text": ["A rustic mug."]})
+    >>> shop_item_text(items).iloc[0]
+    'Oak mug. A rustic mug.'
+    """
+    check_columns(items, ["item_id", "text"] + (["title"] if include_title else []), "the shop item table")
+    text = items["text"].astype(str)
+    if include_title:
+        text = items["title"].astype(str) + ". " + text
+    return pd.Series(text.to_numpy(dtype=object), index=pd.Index(items["item_id"].to_numpy(), name="item_id"),
+                     name="text", dtype=object)
+
+
+def item_texts(dataset, include_tags: bool = False) -> pd.Series:
+    """The item texts of a coursekit :class:`~coursekit.datasets.Dataset` (MovieLens or shop layout)."""
+    items = dataset.items if hasattr(dataset, "items") else dataset
+    if "genres" in items.columns:
+        return movielens_item_text(items, include_tags=include_tags)
+    if include_tags:
+        raise CourseKitError("include_tags=True applies to MovieLens only; the shop has no user tags.")
+    return shop_item_text(items)
+
+
+def user_histories(train: Interactions, min_rating: float | None = None,
+                   max_items: int | None = None) -> list[np.ndarray]:
+    r"""Per user index, the distinct item indices of the training events, **most recent first**.
+
+    An item seen several times counts at its latest event. With ``min_rating``, only events
+    rated at least that are kept ("liked" items; unrated events are dropped). ``max_items``
+    keeps the most recent ones. Vectorised: one lexicographic sort of all events.
+
+    >>> log = pd.DataFrame({"user_id": [1, 1, 1], "item_id": [5, 6, 5], "timestamp": [1, 2, 3]})
+    >>> [h.tolist() for h in user_histories(Interactions.from_frame(log))]
+    [[0, 1]]
+    """
+    keep = np.ones(len(train), dtype=bool)
+    if min_rating is not None:
+        r = train.ratings
+        keep = ~np.isnan(r) & (r >= min_rating)
+    u, i = train.user_index[keep], train.item_index[keep]
+    t = train.timestamps[keep] if train.has_timestamps else np.arange(len(train))[keep]
+    order = np.lexsort((-i, -t, u))  # by user, newest first, ties by item index
+    u, i = u[order], i[order]
+    key = u * np.int64(train.n_items) + i
+    _, first = np.unique(key, return_index=True)  # the first (= newest) event of each (u, i)
+    first = np.sort(first)
+    u, i = u[first], i[first]
+    bounds = np.searchsorted(u, np.arange(train.n_users + 1))
+    hist = [i[bounds[k]:bounds[k + 1]] for k in range(train.n_users)]
+    if max_items is not None:
+        n = check_positive_int(max_items, "max_items")
+        hist = [h[:n] for h in hist]
+    return hist
+
+
+def history_text(texts: Sequence[str], tokenizer=None, max_tokens: int | None = None,
+                 max_chars: int | None = None, max_words: int | None = None, sep: str = " | ") -> str:
+    r"""Join item texts (given **most recent first**) until a budget is reached.
+
+    Whole items are kept while they fit; the first item that does not fit ends the text (it
+    is cut only if it is the very first one, so the result is never empty for a non-empty
+    history). Exactly one budget must be given:
+
+    * ``max_tokens`` with a Hugging Face ``tokenizer``: counted without special tokens (leave
+      room for ``[CLS]``/``[SEP]`` and the candidate yourself);
+    * ``max_chars``: characters of the joined text;
+    * ``max_words``: whitespace-separated words of the items (the separator is not counted).
+
+    >>> history_text(["a b", "c d", "e"], max_chars=9)
+    'a b | c d'
+    """
+    budgets = [b for b in (max_tokens, max_chars, max_words) if b is not None]
+    if len(budgets) != 1:
+        raise CourseKitError("history_text needs exactly one budget: max_tokens (with tokenizer=), "
+                             "max_chars or max_words.")
+    budget = check_positive_int(budgets[0], "the budget")
+    if max_tokens is not None:
+        if tokenizer is None:
+            raise CourseKitError("max_tokens needs tokenizer= (e.g. coursekit.text.load_tokenizer()).")
+
+        def cost(s: str) -> int:
+            return len(tokenizer(s, add_special_tokens=False)["input_ids"])
+    elif max_chars is not None:
+        cost = len
+    else:
+        def cost(s: str) -> int:  # separators are not words
+            return sum(w != sep.strip() for w in s.split())
+    out = ""
+    for k, text in enumerate(texts):
+        candidate = text if k == 0 else out + sep + text
+        if cost(candidate) <= budget:
+            out = candidate
+            continue
+        if k == 0:  # cut the first item to the budget
+            out = _cut(text, budget, tokenizer if max_tokens is not None else None, max_words is not None)
+        break
+    return out
+
+
+def _cut(text: str, budget: int, tokenizer, words: bool) -> str:
+    if tokenizer is not None:
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"][:budget]
+        return tokenizer.decode(ids)
+    if words:
+        return " ".join(text.split()[:budget])
+    return text[:budget]

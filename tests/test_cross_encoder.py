@@ -1,0 +1,356 @@
+"""Cross-encoder, its training loops and the two-stage re-ranker (issue 5), on a tiny random BERT."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from coursekit._validation import CourseKitError  # noqa: E402
+from coursekit.interactions import Interactions  # noqa: E402
+from coursekit.models import MostPopular, Recommender  # noqa: E402
+from coursekit.models.rerank import TwoStageRecommender, retrieval_rank_scores  # noqa: E402
+from coursekit.text.cross_encoder import CrossEncoder, encode_pairs, load_pair_tokenizer  # noqa: E402
+from coursekit.text.training import (Pairs, binary_auc, make_pairs, sample_negatives,  # noqa: E402
+                                     train_cross_encoder, train_rating_regressor, training_step_cost)
+
+COLOURS = ["red", "blue", "green", "yellow", "black", "white"]
+OBJECTS = ["shoe", "hat", "scarf", "mug", "lamp", "sofa", "bag", "kite"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models run fastest on one thread (no OpenMP spinning on a shared 2-core machine)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return load_pair_tokenizer(cached=True)
+
+
+def tiny(seed=0, **kw):
+    return CrossEncoder.tiny(seed=seed, **kw)
+
+
+# ---------------------------------------------------------------------------- a learnable toy world
+def colour_world(n_users=48, seed=0, colours=range(len(COLOURS)), n_own=5):
+    """Each user likes one colour (of ``colours``) and took ``n_own`` items of it; item text "<colour> <object>"."""
+    rng = np.random.default_rng(seed)
+    colours = list(colours)
+    items = [(c, o) for c in COLOURS for o in OBJECTS]  # item id = index + 1
+    texts = {k + 1: f"{c} {o}" for k, (c, o) in enumerate(items)}
+    rows = []
+    for u in range(1, n_users + 1):
+        colour = colours[u % len(colours)]
+        own = colour * len(OBJECTS) + 1 + rng.permutation(len(OBJECTS))[:n_own]
+        for t, i in enumerate(own):
+            rows.append((u, int(i), 10 * t + 1, 5.0))
+    frame = pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp", "rating"])
+    inter = Interactions.from_frame(frame, items=np.arange(1, len(items) + 1))
+    return inter, texts
+
+
+def toy_pairs(seed=0, n_users=48):
+    inter, texts = colour_world(n_users, seed)
+    return make_pairs(inter, None, texts, history_size=3, min_history=1), texts, inter
+
+
+def red_blue_pairs(n_users, seed):
+    """Red lovers and blue lovers who took every item of their colour: a positive candidate has the
+    history's colour, negatives any other colour (learnable by a tiny model in a few dozen steps)."""
+    inter, texts = colour_world(n_users, seed, colours=[0, 1], n_own=len(OBJECTS))
+    return make_pairs(inter, None, texts, history_size=2)
+
+
+# ---------------------------------------------------------------------------- pair inputs
+def test_pair_layout_history_truncated_candidate_kept(tok):
+    history = "blue hat | green scarf | red shoe | white lamp | black sofa"
+    enc = encode_pairs(tok, [history], ["yellow kite"], max_length=10, return_tensors=None)
+    tokens = tok.convert_ids_to_tokens(enc["input_ids"][0])
+    # 10 tokens: [CLS] + 5 history tokens (the oldest items cut) + [SEP] + the whole candidate + [SEP]
+    assert tokens == ["[CLS]", "blue", "hat", "|", "green", "scarf", "[SEP]", "yellow", "kite", "[SEP]"]
+    assert enc["token_type_ids"][0] == [0] * 7 + [1] * 3  # history = segment 0, candidate = segment 1
+    assert enc["attention_mask"][0] == [1] * 10
+
+
+def test_long_candidate_is_capped_not_an_error(tok):
+    cand = " ".join(["red"] * 40)
+    enc = encode_pairs(tok, ["blue hat"], [cand], max_length=16, max_candidate_tokens=6, return_tensors=None)
+    tokens = tok.convert_ids_to_tokens(enc["input_ids"][0])
+    assert tokens == ["[CLS]", "blue", "hat", "[SEP]"] + ["red"] * 6 + ["[SEP]"]
+    with pytest.raises(CourseKitError, match="max_candidate_tokens"):
+        encode_pairs(tok, ["a"], ["b"], max_length=8, max_candidate_tokens=6)
+    with pytest.raises(CourseKitError, match="pair up"):
+        encode_pairs(tok, ["a", "b"], ["c"])
+
+
+def test_padding_does_not_change_a_score():
+    ce = tiny()
+    short = ("red hat", "blue shoe")
+    others = [("red hat | blue shoe | green scarf | black mug | white lamp | yellow kite", "green scarf"),
+              ("white lamp " * 10, "red sofa bag kite")]
+    alone = ce.logits([short[0]], [short[1]])
+    batch = ce.logits([short[0]] + [h for h, _ in others], [short[1]] + [c for _, c in others], batch_size=8)
+    enc = ce.encode([short[0]] + [h for h, _ in others], [short[1]] + [c for _, c in others])
+    assert (enc["attention_mask"][0] == 0).any(), "the short pair must really be padded in the batch"
+    np.testing.assert_allclose(batch[0], alone[0], atol=1e-5)
+    assert abs(batch[1] - batch[0]) > 1e-6  # a different pair does score differently
+
+
+def test_wrong_head_is_rejected(tok):
+    from transformers import BertConfig, BertForSequenceClassification
+
+    net = BertForSequenceClassification(BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1,
+                                                   num_attention_heads=2, intermediate_size=64, num_labels=2))
+    with pytest.raises(CourseKitError, match="num_labels=1"):
+        CrossEncoder(net, tok)
+
+
+# ---------------------------------------------------------------------------- pairs and negatives
+def test_make_pairs_uses_only_earlier_history():
+    log = pd.DataFrame({"user_id": [1, 1, 1, 1], "item_id": [1, 2, 1, 3], "timestamp": [1, 2, 3, 4]})
+    inter = Interactions.from_frame(log, items=[1, 2, 3, 4])
+    p = make_pairs(inter, None, {1: "a", 2: "b", 3: "c", 4: "d"})
+    # item 1 again at t=3 is not a first interaction -> no pair; item 3's history: 1 (t=3), then 2
+    assert p.candidates == ["b", "c"] and p.histories == ["a", "a | b"]
+    assert p.exclude.toarray().tolist() == [[1, 1, 1, 0]]
+
+
+def test_make_pairs_with_targets_drops_seen_items():
+    log = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [1, 2, 1], "timestamp": [1, 2, 3]})
+    inter = Interactions.from_frame(log, items=[1, 2, 3, 4])
+    later = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [2, 3, 4], "timestamp": [5, 6, 7]})
+    targets = Interactions.from_frame(later, users=inter.users, items=inter.items)
+    p = make_pairs(inter, targets, {1: "a", 2: "b", 3: "c", 4: "d"})
+    assert p.candidates == ["c", "d"] and p.histories == ["b | a", "a"]
+    with pytest.raises(CourseKitError, match="no text for item"):
+        make_pairs(inter, targets, {1: "a"})
+
+
+def test_negatives_never_touch_known_items():
+    pairs, _, inter = toy_pairs()
+    neg = sample_negatives(pairs, 5, np.random.default_rng(0))
+    known = pairs.exclude[pairs.users[:, None], neg]
+    assert known.sum() == 0 and neg.shape == (len(pairs), 5)
+    assert all(len(set(r)) == 5 for r in neg.tolist())
+
+
+def test_binary_auc_matches_sklearn():
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 200)
+    s = np.round(rng.normal(size=200) + y, 1)  # with ties
+    assert binary_auc(y, s) == pytest.approx(roc_auc_score(y, s))
+
+
+# ---------------------------------------------------------------------------- training
+def test_loss_falls_on_a_learnable_task():
+    pairs, valid = red_blue_pairs(32, seed=0), red_blue_pairs(16, seed=1)
+    ce = tiny(hidden_size=64, intermediate_size=128)
+    res = train_cross_encoder(ce, pairs, valid, n_neg=3, batch_size=32, epochs=100, max_steps=60, lr=3e-3,
+                              eval_every=20, patience=10, progress=False, seed=0)
+    loss = res.history["train_loss"].to_numpy()
+    assert loss[-20:].mean() < 0.7 * loss[:10].mean(), f"loss did not fall: {loss[:10].mean()} -> {loss[-20:].mean()}"
+    assert res.best_value > 0.8, f"validation AUC only {res.best_value}"
+    assert {"valid_loss", "valid_auc", "lr"} <= set(res.history.columns)
+    lr = res.history["lr"].to_numpy()
+    assert lr.argmax() < len(lr) // 4 and lr[-1] < lr.max() / 5  # warmup then linear decay
+    p = ce.score_pairs(["red shoe | red hat"] * 2, ["red kite", "black kite"])
+    assert p[0] > p[1]
+
+
+def test_early_stopping_restores_best_and_stops():
+    pairs, _, _ = toy_pairs()
+    ce = tiny()
+    res = train_cross_encoder(ce, pairs, pairs, n_neg=1, batch_size=8, max_steps=60, lr=0.0, eval_every=2,
+                              patience=2, warmup_frac=0.0, progress=False)
+    assert res.stopped_by == "early_stopping" and res.n_steps == 6 and res.best_step == 2
+
+
+def test_lora_trains_only_adapters():
+    pairs, _, _ = toy_pairs()
+    ce = tiny()
+    full_trainable, total = ce.parameter_counts()
+    before = {k: v.clone() for k, v in ce.model.state_dict().items()}
+    res = train_cross_encoder(ce, pairs, None, lora=True, lora_r=4, merge_lora=False, max_steps=4, lr=1e-2,
+                              progress=False)
+    assert ce.is_lora
+    assert res.trainable_params < 0.05 * full_trainable, (res.trainable_params, full_trainable)
+    changed_adapter = changed_base = 0
+    for name, p in ce.model.named_parameters():
+        if "lora_" in name:
+            changed_adapter += int(p.requires_grad and bool(p.abs().sum() > 0) and "lora_B" in name)
+            continue
+        if "modules_to_save" in name or "original_module" in name:  # the trainable head copy
+            continue
+        key = name.replace("base_model.model.", "").replace(".base_layer", "")
+        assert not p.requires_grad, f"{name} must be frozen"
+        assert torch.equal(p, before[key]), f"frozen weight {name} changed"
+        changed_base += 1
+    assert changed_adapter > 0 and changed_base > 10
+    # merging gives a plain transformers model that scores like the adapted one
+    h, c = ["red hat"] * 3, ["red kite", "blue mug", "green sofa"]
+    adapted = ce.logits(h, c)
+    ce.merge_lora()
+    assert not ce.is_lora and type(ce.model).__name__ == "BertForSequenceClassification"
+    np.testing.assert_allclose(ce.logits(h, c), adapted, atol=1e-5)
+
+
+def test_freeze_lower_layers():
+    pairs, _, _ = toy_pairs()
+    ce = tiny()
+    before = {k: v.clone() for k, v in ce.model.state_dict().items()}
+    train_cross_encoder(ce, pairs, None, freeze_layers=1, max_steps=3, lr=1e-2, progress=False)
+    after = ce.model.state_dict()
+    for k in before:
+        frozen = k.startswith("bert.embeddings") or k.startswith("bert.encoder.layer.0.")
+        if frozen:
+            assert torch.equal(before[k], after[k]), k
+    assert not torch.equal(before["bert.encoder.layer.1.output.dense.weight"],
+                           after["bert.encoder.layer.1.output.dense.weight"])
+    with pytest.raises(CourseKitError, match="freeze_layers"):
+        train_cross_encoder(tiny(), pairs, None, freeze_layers=5, max_steps=1, progress=False)
+
+
+def test_step_cost_lora_vs_full_leaves_model_untouched():
+    pairs, _, _ = toy_pairs()
+    ce = tiny()
+    before = {k: v.clone() for k, v in ce.model.state_dict().items()}
+    full = training_step_cost(ce, pairs, n_steps=2, batch_size=16)
+    lora = training_step_cost(ce, pairs, n_steps=2, batch_size=16, lora=True)
+    frozen = training_step_cost(ce, pairs, n_steps=2, batch_size=16, freeze_layers=1)
+    assert lora.trainable_params < frozen.trainable_params < full.trainable_params == full.total_params
+    assert all(c.seconds_per_step > 0 for c in (full, lora, frozen))
+    assert not ce.is_lora
+    assert all(torch.equal(v, ce.model.state_dict()[k]) for k, v in before.items())
+
+
+def test_rating_regressor_loss_falls():
+    inter, texts = colour_world(32, colours=[0], n_own=4)  # everyone likes red
+    rng = np.random.default_rng(0)
+    # each user also rated two items of another colour with 1 star (later events)
+    users = np.repeat(inter.users.ids, 2)
+    extra = pd.DataFrame({"user_id": users, "item_id": len(OBJECTS) + 1 + rng.integers(0, 40, len(users)),
+                          "timestamp": 1000 + np.tile([0, 1], len(inter.users.ids)), "rating": 1.0})
+    inter2 = Interactions.from_frame(pd.concat([inter.frame, extra]), items=inter.items)
+    pairs = make_pairs(inter2, None, texts, label="rating", history_size=2)
+    assert set(np.unique(pairs.labels)) == {1.0, 5.0}
+    ce = tiny(hidden_size=64, intermediate_size=128)
+    res = train_rating_regressor(ce, pairs, pairs, batch_size=32, epochs=100, max_steps=50, lr=1e-3,
+                                 eval_every=10, patience=10, progress=False)
+    loss = res.history["train_loss"].to_numpy()
+    assert loss[-10:].mean() < 0.5 * loss[:5].mean(), f"loss did not fall: {loss[:5].mean()} -> {loss[-10:].mean()}"
+    assert ce.task == "regression" and res.monitor == "valid_rmse"
+    pred = ce.predict(pairs.histories, pairs.candidates)
+    rmse = np.sqrt(np.mean((pred - pairs.labels) ** 2))
+    assert rmse < 0.5 * pairs.labels.std(), "the regressor must beat predicting the mean"
+    assert rmse == pytest.approx(res.best_value, rel=1e-6)
+
+
+# ---------------------------------------------------------------------------- persistence
+def test_save_load_roundtrip_identical_scores(tmp_path):
+    pairs, _, _ = toy_pairs()
+    ce = tiny(max_length=40, max_candidate_tokens=8)
+    train_cross_encoder(ce, pairs, None, lora=True, merge_lora=False, max_steps=2, lr=1e-2, progress=False)
+    h, c = pairs.histories[:7], pairs.candidates[:7]
+    expected = ce.score_pairs(h, c)
+    ce.save(tmp_path / "ce")
+    assert (tmp_path / "ce" / "model.safetensors").exists() and ce.is_lora  # saving merges a copy
+    loaded = CrossEncoder.load(tmp_path / "ce", device="cpu")
+    assert (loaded.max_length, loaded.max_candidate_tokens, loaded.task) == (40, 8, "binary")
+    np.testing.assert_allclose(loaded.score_pairs(h, c), expected, atol=1e-6)
+    with pytest.raises(CourseKitError, match="no saved cross-encoder"):
+        CrossEncoder.load(tmp_path)
+
+
+# ---------------------------------------------------------------------------- two-stage re-ranking
+class PreferText:
+    """A stand-in re-ranker: probability = 1 if the candidate mentions ``word``, 0.5 otherwise."""
+
+    task = "binary"
+
+    def __init__(self, word):
+        self.word, self.calls = word, []
+
+    def score_pairs(self, histories, candidates, batch_size=64):
+        self.calls.append(list(candidates))
+        return np.array([1.0 if self.word in c else 0.5 for c in candidates])
+
+
+def test_retrieval_rank_scores_order_and_range():
+    s = np.array([[0.3, 0.3, 0.9, 0.1]])
+    val, order = retrieval_rank_scores(s, sp.csr_matrix([[0, 0, 0, 1]]))
+    assert order.tolist() == [[2, 0, 1, 3]]
+    assert ((val > 0) & (val < 1)).all() and val[0, 2] > val[0, 0] > val[0, 1] > val[0, 3]
+
+
+def test_reranker_only_reorders_its_candidates():
+    inter, texts = colour_world()
+    n = 5
+    stub = PreferText("kite")
+    model = TwoStageRecommender(MostPopular(), stub, n_candidates=n, item_texts=texts).fit(inter)
+    retrieval = MostPopular().fit(inter)
+    users = inter.users.ids[:12]
+    ret_ids, _ = retrieval.recommend(users, k=30)
+    stub.calls.clear()
+    ids, scores = model.recommend(users, k=30)
+    for row in range(len(users)):
+        cands = ret_ids[row, :n]
+        assert set(ids[row, :n]) == set(cands), "the first n items must be exactly the retriever's candidates"
+        # kites first (stub prefers them), ties keep retrieval order (lower item index wins among equals)
+        is_kite = np.array(["kite" in texts[i] for i in ids[row, :n]])
+        assert (np.diff(is_kite.astype(int)) <= 0).all()
+        np.testing.assert_array_equal(ids[row, n:], ret_ids[row, n:30], "the rest keeps the retrieval order")
+        assert (scores[row, :n] >= 1).all() and (scores[row, n:] < 1).all()
+    # the re-ranker was asked about the retriever's candidates and nothing else
+    asked = sorted(t for call in stub.calls for t in call)
+    assert asked == sorted(texts[i] for i in ret_ids[:, :n].ravel())
+
+
+def test_reranker_with_a_tiny_cross_encoder_and_save_load(tmp_path):
+    inter, texts = colour_world()
+    ce = tiny()
+    model = TwoStageRecommender(MostPopular(), ce, n_candidates=6, item_texts=texts, history_size=3).fit(inter)
+    users = inter.users.ids[:10]
+    idx = inter.users.index(users)
+    cands = model.candidate_indices(idx)
+    ids, _ = model.recommend(users, k=6)
+    for row, c in zip(ids, cands):
+        assert set(inter.items.index(row)) == set(c)
+    probs = ce.score_pairs(model.history_texts(idx[:1]) * 6, [texts[i] for i in inter.items.ids[cands[0]]])
+    order = inter.items.ids[cands[0]][np.argsort(-probs, kind="stable")]
+    np.testing.assert_array_equal(ids[0], order)
+    model.save(tmp_path / "two")
+    loaded = Recommender.load(tmp_path / "two")
+    assert isinstance(loaded, TwoStageRecommender) and isinstance(loaded.retriever, MostPopular)
+    np.testing.assert_array_equal(loaded.score(users), model.score(users))
+    np.testing.assert_array_equal(TwoStageRecommender.load(tmp_path / "two").recommend(users, k=6)[0], ids)
+
+
+def test_two_stage_input_errors():
+    inter, texts = colour_world()
+    with pytest.raises(CourseKitError, match="item_texts"):
+        TwoStageRecommender(MostPopular(), PreferText("x")).fit(inter)
+    with pytest.raises(CourseKitError, match="retriever"):
+        TwoStageRecommender("iALS", PreferText("x"), item_texts=texts).fit(inter)
+    with pytest.raises(CourseKitError, match="n_candidates"):
+        TwoStageRecommender(MostPopular(), PreferText("x"), n_candidates=0, item_texts=texts).fit(inter)
+
+
+# ---------------------------------------------------------------------------- the real model
+@pytest.mark.slow
+def test_minilm_scores_pairs():
+    ce = CrossEncoder.from_pretrained(device="cpu", max_length=64)
+    assert ce.model.config.hidden_size == 384 and ce.model.config.num_hidden_layers == 6
+    p = ce.score_pairs(["red shoe | red hat"] * 2 + ["blue mug"] * 2, ["red kite", "blue kite", "blue lamp", ""])
+    assert p.shape == (4,) and np.isfinite(p).all() and ((p > 0) & (p < 1)).all()
+    trainable, total = ce.parameter_counts()
+    assert 22_000_000 < total < 23_500_000 and trainable == total
