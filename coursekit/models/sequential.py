@@ -428,7 +428,7 @@ class SASRec(_SequentialBase):
     >>> log = pd.DataFrame({"user_id": np.repeat([1, 2, 3], 4), "item_id": [1, 2, 3, 4] * 3,
     ...                     "timestamp": np.tile([1, 2, 3, 4], 3)})
     >>> m = SASRec(dim=8, n_heads=1, n_layers=1, max_len=4, epochs=60, dropout=0.0, lr=0.02,
-    ...            device="cpu").fit(Interactions.from_frame(log))
+    ...            device="cpu", num_threads=1).fit(Interactions.from_frame(log))
     >>> int(np.argmax(m.score_sequence([0, 1, 2])))   # after items 1, 2, 3 comes item 4 (index 3)
     3
     """
@@ -456,7 +456,7 @@ class BERT4Rec(_SequentialBase):
     >>> import pandas as pd
     >>> log = pd.DataFrame({"user_id": np.repeat([1, 2, 3], 4), "item_id": [1, 2, 3, 4] * 3,
     ...                     "timestamp": np.tile([1, 2, 3, 4], 3)})
-    >>> m = BERT4Rec(dim=8, n_heads=1, n_layers=1, max_len=4, epochs=5, device="cpu")
+    >>> m = BERT4Rec(dim=8, n_heads=1, n_layers=1, max_len=4, epochs=5, device="cpu", num_threads=1)
     >>> m.fit(Interactions.from_frame(log)).score([1]).shape
     (1, 4)
     """
