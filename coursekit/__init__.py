@@ -22,7 +22,7 @@ _LAZY = {
     "record": "coursekit.record",
 }
 _SUBMODULES = {"datasets", "splits", "metrics", "models", "evaluation", "exercises", "plotting", "plotting_cf",
-               "record", "env", "text", "stream", "runner"}
+               "record", "env", "text", "stream", "runner", "coldstart", "explain", "trust"}
 
 __all__ = ["CourseKitError", "NotFittedError", "UnknownIdError", "IdMap", "Interactions", *_LAZY]
 

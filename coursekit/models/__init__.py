@@ -87,3 +87,44 @@ register_contract_case("SASRec", lambda: SASRec(dim=16, n_layers=1, n_heads=2, m
 register_contract_case("BERT4Rec", lambda: BERT4Rec(dim=16, n_layers=1, n_heads=2, max_len=8, epochs=2,
                                                     batch_size=16, device="cpu", num_threads=1, seed=1))
 __all__ += ["SASRec", "BERT4Rec"]
+
+# diversity re-ranking wrapper (issue 8, trust signals): imported lazily, coursekit.trust depends on coursekit.models
+
+
+def _mmr_contract_case():
+    from coursekit.trust.diversity import MMRReranker
+
+    return MMRReranker(IALS(factors=8, iterations=3, seed=1), lam=0.5, n_candidates=10)
+
+
+def _mmr_cooccurrence_contract_case():
+    from coursekit.trust.diversity import MMRReranker
+
+    return MMRReranker(ItemKNN(k=10), lam=0.3, n_candidates=15, item_vectors="cooccurrence")
+
+
+register_contract_case("MMRReranker", _mmr_contract_case)
+register_contract_case("MMRReranker-cooccurrence", _mmr_cooccurrence_contract_case)
+
+# cold-start models (issue 7); imported lazily so that coursekit.models does not load coursekit.coldstart
+
+
+def _coldstart_case(name: str, **kwargs):
+    def factory():
+        import coursekit.coldstart as cs
+
+        return getattr(cs, name)(_contract_item_vectors(), **kwargs)
+
+    return factory
+
+
+register_contract_case("AttributeToFactor-ridge", _coldstart_case("AttributeToFactor", factors=8, iterations=3, seed=1))
+register_contract_case("AttributeToFactor-mlp", _coldstart_case("AttributeToFactor", mapper="mlp", map_reg=1e-3,
+                                                                hidden=16, max_iter=20, factors=8, iterations=3, seed=1))
+register_contract_case("DropoutNet", _coldstart_case("DropoutNet", dim=8, hidden=16, steps=20, batch_users=16,
+                                                     batch_items=16, factors=8, iterations=3, seed=1))
+register_contract_case("CountGatedHybrid", _coldstart_case("CountGatedHybrid", kappa=5.0, factors=8, iterations=3,
+                                                           seed=1))
+register_contract_case("CountGatedHybrid-learned", _coldstart_case("CountGatedHybrid", gate="learned",
+                                                                   kappas=(1.0, 10.0), factors=8, iterations=3,
+                                                                   seed=1))

@@ -1,0 +1,150 @@
+r"""New users: fold-in of onboarding answers, which items to ask about, and profiles from own text.
+
+**Fold-in.** With the item factors :math:`Y` of a trained iALS fixed, a new user's vector solves
+the same ridge problem as in training, over the items :math:`H` the user revealed,
+
+.. math:: x = \Big(Y^\top Y + \lambda I + \sum_{i \in H} (c_i - 1)\, y_i y_i^\top\Big)^{-1}
+   \sum_{i \in H} c_i\, y_i ,
+
+solved for all new users at once (:func:`fold_in_users`, the batched solver of
+:mod:`coursekit.models.ials`; the same vector :meth:`coursekit.models.IALS.fold_in` gives one user).
+
+**Which items to ask** (:func:`question_items`, among the ``pool`` most popular items):
+
+``"popular"``
+    the :math:`n` most popular items: most users can answer, but they say little about taste.
+``"diverse"``
+    greedy farthest-first in factor space: start with the most popular item, then repeatedly add the
+    item whose largest cosine to the items already chosen is smallest.
+``"informative"``
+    greedy expected information: item :math:`i` is answered "yes" with probability about its share of
+    users :math:`p_i`, and a "yes" shrinks the uncertainty of :math:`x` along :math:`y_i` by
+    :math:`y_i^\top A^{-1} y_i` (:math:`A = \lambda I + \sum_{j\ \text{chosen}} y_j y_j^\top`); pick
+    :math:`\arg\max_i p_i\, y_i^\top A^{-1} y_i`, add :math:`y_i y_i^\top` to :math:`A`, repeat
+    (greedy D-optimal design weighted by the chance of an answer).
+
+**Text the user wrote** (:func:`text_profile_scores`): the mean of the user's review embeddings,
+scored against the item embeddings by cosine.
+
+>>> Y = np.eye(3)
+>>> question_items("popular", Y, np.array([5, 9, 1]), n=2).tolist()
+[1, 0]
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from coursekit._validation import CourseKitError, check_choice, check_positive_int
+from coursekit.interactions import Interactions
+from coursekit.models.ials import IALS, confidence_matrix, least_squares_cholesky
+
+__all__ = ["fold_in_users", "fold_in_scores", "question_items", "answer_questions", "text_profile_scores",
+           "profile_scores", "STRATEGIES"]
+
+STRATEGIES = ("popular", "diverse", "informative")
+
+
+def fold_in_users(ials: IALS, revealed: sp.csr_matrix) -> np.ndarray:
+    r"""User vectors for the rows of ``revealed`` (counts, users x items of the model), all at once.
+
+    Rows without revealed items get the zero vector.
+    """
+    ials._check_fitted()
+    revealed = sp.csr_matrix(revealed, dtype=np.float64)
+    if revealed.shape[1] != ials.n_items:
+        raise CourseKitError(f"revealed has {revealed.shape[1]} columns, the model has {ials.n_items} items.")
+    conf = confidence_matrix(revealed, ials.alpha, ials.confidence)
+    return least_squares_cholesky(conf, ials.item_factors_, ials.reg)
+
+
+def fold_in_scores(ials: IALS, revealed: Interactions) -> np.ndarray:
+    r"""Scores ``(n_users, n_items)`` from fold-in of each user's revealed events; users with none
+    get the model's training popularity (the named fallback of every coursekit model)."""
+    X = fold_in_users(ials, revealed.matrix("count", dtype=np.float64))
+    scores = X @ ials.item_factors_.T
+    none = revealed.user_counts() == 0
+    scores[none] = ials.item_popularity_
+    return scores
+
+
+def profile_scores(item_vectors: np.ndarray, revealed: Interactions, popularity: np.ndarray) -> np.ndarray:
+    r"""Content profile of each user's revealed items (mean of unit vectors), cosine to every item.
+
+    Users with nothing revealed get ``popularity``.
+    """
+    V = np.asarray(item_vectors, dtype=np.float64)
+    unit = V / np.maximum(np.linalg.norm(V, axis=1, keepdims=True), 1e-12)
+    B = revealed.matrix("binary", dtype=np.float64)
+    P = np.asarray(B @ unit)
+    P /= np.maximum(np.linalg.norm(P, axis=1, keepdims=True), 1e-12)
+    scores = P @ unit.T
+    none = revealed.user_counts() == 0
+    scores[none] = popularity
+    return scores
+
+
+def text_profile_scores(user_index: np.ndarray, text_vectors: np.ndarray, item_vectors: np.ndarray,
+                        n_users: int, popularity: np.ndarray) -> np.ndarray:
+    r"""Score items by the cosine between the mean embedding of each user's own texts and the items.
+
+    ``user_index[j]`` wrote the text embedded in ``text_vectors[j]``; users without a text get
+    ``popularity``.
+    """
+    T = np.asarray(text_vectors, dtype=np.float64)
+    T = T / np.maximum(np.linalg.norm(T, axis=1, keepdims=True), 1e-12)
+    owner = sp.csr_matrix((np.ones(len(user_index)), (np.asarray(user_index), np.arange(len(user_index)))),
+                          shape=(n_users, len(user_index)))
+    P = np.asarray(owner @ T)
+    P /= np.maximum(np.linalg.norm(P, axis=1, keepdims=True), 1e-12)
+    V = np.asarray(item_vectors, dtype=np.float64)
+    scores = P @ (V / np.maximum(np.linalg.norm(V, axis=1, keepdims=True), 1e-12)).T
+    none = np.bincount(np.asarray(user_index, dtype=np.int64), minlength=n_users) == 0
+    scores[none] = popularity
+    return scores
+
+
+def question_items(strategy: str, item_factors: np.ndarray, popularity: np.ndarray, n: int,
+                   pool: int = 200, reg: float = 1.0) -> np.ndarray:
+    """Internal indices of ``n`` onboarding questions chosen by ``strategy`` (module docstring)."""
+    check_choice(strategy, "strategy", list(STRATEGIES))
+    n = check_positive_int(n, "n")
+    pop = np.asarray(popularity, dtype=np.float64)
+    cand = np.argsort(-pop, kind="stable")[:max(pool, n)]
+    cand = cand[pop[cand] > 0] if (pop[cand] > 0).sum() >= n else cand
+    if strategy == "popular":
+        return cand[:n]
+    Y = np.asarray(item_factors, dtype=np.float64)[cand]
+    chosen = [0]
+    if strategy == "diverse":
+        unit = Y / np.maximum(np.linalg.norm(Y, axis=1, keepdims=True), 1e-12)
+        closest = unit @ unit[0]
+        for _ in range(1, min(n, len(cand))):
+            closest_masked = closest.copy()
+            closest_masked[chosen] = np.inf
+            j = int(np.argmin(closest_masked))
+            chosen.append(j)
+            closest = np.maximum(closest, unit @ unit[j])
+        return cand[chosen]
+    p = pop[cand] / max(pop.max(), 1.0)
+    A_inv = np.eye(Y.shape[1]) / reg
+    chosen = []
+    for _ in range(min(n, len(cand))):
+        gain = p * np.einsum("ij,jk,ik->i", Y, A_inv, Y)
+        gain[chosen] = -np.inf
+        j = int(np.argmax(gain))
+        chosen.append(j)
+        y = Y[j]
+        Ay = A_inv @ y
+        A_inv -= np.outer(Ay, Ay) / (1.0 + y @ Ay)     # Sherman-Morrison: (A + y y^T)^{-1}
+    return cand[chosen]
+
+
+def answer_questions(questions: np.ndarray, known: sp.csr_matrix) -> sp.csr_matrix:
+    """The "yes" answers: for each user (row of ``known``, binary), the questions among their items."""
+    mask = np.zeros(known.shape[1])
+    mask[np.asarray(questions)] = 1.0
+    out = sp.csr_matrix(known, dtype=np.float64, copy=True) @ sp.diags(mask)
+    out = sp.csr_matrix(out)
+    out.eliminate_zeros()
+    return out

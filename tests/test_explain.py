@@ -1,0 +1,212 @@
+"""coursekit.explain: exact contributions, KernelSHAP vs shap, LIME, counterfactuals, IG, templates, faithfulness."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from coursekit.datasets import load_shop
+from coursekit.explain import (counterfactual, exact_contributions, explain, history_scorer, kernel_shap_values,
+                               lime_values, score_with_history)
+from coursekit.explain.faithfulness import agreement, auc, curves, deletion_curve_values, order_of, random_order
+from coursekit.interactions import Interactions
+from coursekit.models import EASE, IALS, ItemKNN, MostPopular
+
+
+@pytest.fixture(scope="module")
+def small():
+    data = load_shop()
+    log = data.interactions
+    log = log[log["user_id"] <= 150].drop_duplicates(["user_id", "item_id"], keep="last")   # one event per pair
+    return data, Interactions.from_frame(log[["user_id", "item_id", "timestamp"]])
+
+
+@pytest.fixture(scope="module")
+def models(small):
+    _, train = small
+    return {"ItemKNN": ItemKNN(k=30).fit(train), "EASE": EASE(reg=50.0).fit(train),
+            "IALS": IALS(factors=8, iterations=4, solver="cholesky", seed=0).fit(train)}
+
+
+def _users(train, lo=3, hi=11, n=5):
+    counts = train.user_counts()
+    return train.users.ids[np.nonzero((counts >= lo) & (counts <= hi))[0][:n]]
+
+
+@pytest.mark.parametrize("name", ["ItemKNN", "EASE"])
+def test_exact_contributions_sum_to_score(name, models, small):
+    model, (_, train) = models[name], small
+    for u in _users(train):
+        for item in model.recommend([u], k=3)[0][0]:
+            f = exact_contributions(model, u, item)
+            assert abs(f["contribution"].sum() - model.score([u], items=[item])[0, 0]) < 1e-10
+            assert len(f) == model.seen_[train.users.index([u])[0]].nnz
+
+
+@pytest.mark.parametrize("name", ["ItemKNN", "EASE", "IALS"])
+def test_full_history_reproduces_model_score(name, models, small):
+    model, (_, train) = models[name], small
+    for u in _users(train):
+        hs = history_scorer(model, u)
+        atol = 1e-6 if name == "IALS" else 1e-10
+        np.testing.assert_allclose(hs.scores(np.ones(hs.n_features)), model.score([u]), atol=atol)
+        kept = hs.history_ids[:-1]
+        direct = score_with_history(model, kept, user=u)
+        np.testing.assert_allclose(direct, hs.scores(np.r_[np.ones(hs.n_features - 1), 0.0])[0])
+
+
+def test_score_with_history_rejects_foreign_items_and_unsupported_models(models, small):
+    from coursekit import CourseKitError
+
+    _, train = small
+    u = _users(train)[0]
+    with pytest.raises(CourseKitError, match="not in user"):
+        score_with_history(models["EASE"], [10 ** 9], user=u)
+    with pytest.raises(CourseKitError, match="explanations support"):
+        history_scorer(MostPopular().fit(train), u)
+
+
+@pytest.mark.parametrize("name", ["ItemKNN", "EASE"])
+def test_kernel_shap_recovers_exact_contributions(name, models, small):
+    model, (_, train) = models[name], small
+    for u in _users(train, 3, 40):
+        item = model.recommend([u], k=1)[0][0, 0]
+        ex, sh = explain(model, u, item, "exact"), explain(model, u, item, "kernel_shap", max_exact=8)
+        feats = ex["feature"].to_numpy()
+        np.testing.assert_allclose(sh.set_index("feature").loc[feats, "contribution"], ex["contribution"], atol=1e-8)
+
+
+def test_kernel_shap_matches_shap_library_on_a_nonlinear_model(models, small):
+    shap = pytest.importorskip("shap")
+    model, (_, train) = models["IALS"], small
+    u = _users(train, 5, 8)[0]
+    hs = history_scorer(model, u)
+    item = model.recommend([u], k=1)[0][0, 0]
+    v = hs.value_function(item)
+    M = hs.n_features
+    ours, v0, v1 = kernel_shap_values(v, M)                    # exact enumeration (M <= 12)
+    ex = shap.KernelExplainer(lambda X: v(X), np.zeros((1, M)))
+    theirs = ex.shap_values(np.ones((1, M)), nsamples=2 ** M, silent=True)
+    np.testing.assert_allclose(ours, np.ravel(theirs), atol=1e-6)
+    assert abs(ours.sum() - (v1 - v0)) < 1e-9
+    # the exact Shapley value by the permutation formula, on a 4-feature game: a third, independent check
+    import itertools
+    from math import factorial
+
+    v4 = lambda Z: v(np.c_[Z, np.ones((len(Z), M - 4))])      # noqa: E731
+    phi4 = kernel_shap_values(v4, 4)[0]
+    ref = np.zeros(4)
+    for perm in itertools.permutations(range(4)):
+        z = np.zeros(4)
+        for j in perm:
+            before = v4(z[None])[0]
+            z[j] = 1
+            ref[j] += (v4(z[None])[0] - before) / factorial(4)
+    np.testing.assert_allclose(phi4, ref, atol=1e-9)
+
+
+def test_sampled_kernel_shap_is_seeded_and_exact_on_additive_games():
+    c = np.random.default_rng(0).normal(size=30)
+    v = lambda Z: 0.3 + Z @ c                                    # noqa: E731
+    a = kernel_shap_values(v, 30, n_samples=400, seed=1)[0]
+    b = kernel_shap_values(v, 30, n_samples=400, seed=1)[0]
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(a, c, atol=1e-8)
+    nonlin = lambda Z: np.tanh(Z @ c)                            # noqa: E731
+    assert not np.array_equal(kernel_shap_values(nonlin, 30, n_samples=200, seed=1)[0],
+                              kernel_shap_values(nonlin, 30, n_samples=200, seed=2)[0])
+
+
+def test_lime_ranks_an_additive_game_and_is_seeded():
+    c = np.array([2.0, -1.0, 0.5, 0.0, 1.0])
+    v = lambda Z: Z @ c                                          # noqa: E731
+    beta, _ = lime_values(v, 5, n_samples=500, seed=3)
+    assert np.argsort(-beta).tolist() == np.argsort(-c).tolist()
+    np.testing.assert_array_equal(beta, lime_values(v, 5, n_samples=500, seed=3)[0])
+
+
+@pytest.mark.parametrize("name", ["ItemKNN", "EASE", "IALS"])
+def test_counterfactual_flips_top1_and_greedy_is_never_smaller_than_exact(name, models, small):
+    model, (_, train) = models[name], small
+    for u in _users(train, 3, 8):
+        hs = history_scorer(model, u)
+        g = counterfactual(model, u, scorer=hs)
+        e = counterfactual(model, u, method="exact", max_size=hs.n_features, scorer=hs)
+        assert g.valid == e.valid
+        if g.valid:
+            keep = ~np.isin(hs.history_ids, g.removed)
+            assert hs.top1(keep[None])[0] == g.new_top1 != g.top1
+            assert e.size <= g.size
+
+
+def test_deletion_curve_of_exact_order_beats_random_on_additive_model(models, small):
+    model, (_, train) = models["EASE"], small
+    wins = []
+    for u in _users(train, 8, 40, n=8):
+        item = model.recommend([u], k=1)[0][0, 0]
+        hs = history_scorer(model, u)
+        ex = explain(model, u, item, "exact")
+        c = curves(hs, item, order_of(ex, hs))
+        assert c["deletion_score"].iloc[0] == pytest.approx(1.0) and c["deletion_score"].iloc[-1] == pytest.approx(0.0)
+        assert (c["deletion_rank"] >= 1).all()
+        rnd = np.mean([auc(deletion_curve_values(hs.value_function(item), random_order(hs.n_features, s)))
+                       for s in range(5)])
+        wins.append(auc(c["deletion_score"].to_numpy()) < rnd)
+    assert np.mean(wins) >= 0.75
+
+
+def test_agreement_is_one_for_identical_and_low_for_reversed():
+    from coursekit.explain.contributions import contributions_frame
+
+    a = contributions_frame([1, 2, 3, 4], [4.0, 3.0, 2.0, 1.0], method="exact")
+    b = contributions_frame([1, 2, 3, 4], [1.0, 2.0, 3.0, 4.0], method="x")
+    assert agreement(a, a) == {"spearman": 1.0, "top3_overlap": 1.0}
+    assert agreement(b, a)["spearman"] == -1.0
+
+
+def test_integrated_gradients_completeness_and_aggregation():
+    pytest.importorskip("captum")
+    from coursekit.explain.integrated_gradients import integrated_gradients
+    from coursekit.text.cross_encoder import CrossEncoder
+
+    ce = CrossEncoder.tiny(seed=0)
+    r = integrated_gradients(ce, ["red wool jacket", "blue hiking boot"], "red rain jacket", n_steps=64,
+                             item_labels=[11, 22])
+    gap = r.logit - r.baseline_logit
+    assert abs(r.tokens["attribution"].sum() - gap) <= abs(r.delta) + 1e-9
+    assert abs(r.delta) < 0.05 * abs(gap) + 1e-7
+    assert (r.tokens.loc[r.tokens["segment"] == "special", "attribution"] == 0).all()   # baseline keeps them
+    assert set(r.items["feature"]) == {11, 22, "[separator]", "[candidate]"}
+    assert r.items["contribution"].sum() == pytest.approx(r.tokens["attribution"].sum(), abs=1e-12)
+    assert r.words["attribution"].sum() == pytest.approx(r.tokens["attribution"].sum(), abs=1e-12)
+    assert {"red", "wool", "jacket", "blue", "hiking", "boot", "rain"} <= set(r.words["word"])
+
+
+def test_templates_name_only_what_the_explainer_found(models, small):
+    from coursekit.explain.templates import because, mentioned
+
+    data, train = small
+    model = models["ItemKNN"]
+    titles = data.items.set_index("item_id")["title"]
+    titles = titles[~titles.duplicated(keep=False)]
+    for u in _users(train, 3, 20):
+        item = model.recommend([u], k=1)[0][0, 0]
+        ex = explain(model, u, item, "exact")
+        ex = ex[ex["feature"].isin(titles.index)]
+        text, facts = because(ex, titles, titles.get(item, "it"), k=2)
+        found = set(ex.loc[ex["contribution"] > 0, "feature"].head(2))
+        assert set(facts["items"]) == found
+        named = set(mentioned(text, titles)) - {item}
+        assert named == found, text
+
+
+def test_attribute_recovery_on_shop_beats_random_attribute(small):
+    from coursekit.explain.attributes import attribute_recovery
+
+    data, _ = small
+    train = data.to_interactions()
+    model = EASE(reg=200.0).fit(train)
+    users = train.users.ids[:200]
+    rec = attribute_recovery(model, data.truth, users)
+    assert rec["taste_spearman"].mean() > 0.2
+    assert rec["top_attribute_liked"].mean() > rec["random_attribute_liked"].mean()
