@@ -142,6 +142,36 @@ def test_negatives_never_touch_known_items():
     assert all(len(set(r)) == 5 for r in neg.tolist())
 
 
+
+def test_hard_negatives_come_from_the_pool_and_skip_known_items():
+    from coursekit.text.training import _with_negatives, hard_negative_sample
+
+    pairs, _, inter = toy_pairs()
+    rng = np.random.default_rng(0)
+    # every user's pool: 3 unseen items, then a seen item and an empty slot (both must never be used)
+    pool = np.full((inter.n_users, 5), -1, dtype=np.int64)
+    for u in range(inter.n_users):
+        seen = set(pairs.exclude[u].indices.tolist())
+        unseen = [i for i in range(inter.n_items) if i not in seen]
+        pool[u, :3] = rng.choice(unseen, 3, replace=False)
+        pool[u, 3] = min(seen)
+    picked, ok = hard_negative_sample(pool, pairs.users, pairs.exclude, 5, rng)
+    assert all(len(set(r)) == 5 for r in picked.tolist())           # distinct slots per row
+    assert ok.sum(axis=1).tolist() == [3] * len(pairs)               # only the 3 unseen pool items are usable
+    two, ok2 = hard_negative_sample(pool, pairs.users, pairs.exclude, 2, rng)
+    assert ok2.all() and np.isin(two, pool[pairs.users, :3]).all()   # usable slots are drawn first
+    assert np.all(np.isin(picked[ok].reshape(len(pairs), 3), pool[pairs.users, :3]).all(axis=1))
+    idx = np.arange(len(pairs))
+    h, c, y = _with_negatives(pairs, idx, 3, np.random.default_rng(1), pool, 2)
+    assert y.tolist() == [1.0, 0.0, 0.0, 0.0] * len(pairs)
+    text_to_item = {t: k for k, t in enumerate(pairs.item_text)}
+    neg = np.array([text_to_item[t] for t in c]).reshape(len(pairs), 4)[:, 1:]
+    for row, u in zip(neg, pairs.users):
+        assert set(row[:2].tolist()) <= set(pool[u, :3].tolist())   # the hard ones come from the pool
+        assert pairs.exclude[u, row].sum() == 0                      # no negative is a known item
+    with pytest.raises(CourseKitError, match="hard_negatives"):
+        train_cross_encoder(tiny(), pairs, None, hard_negatives=pool[:2], n_hard=1, max_steps=1, progress=False)
+
 def test_binary_auc_matches_sklearn():
     from sklearn.metrics import roc_auc_score
 
@@ -174,6 +204,14 @@ def test_early_stopping_restores_best_and_stops():
                               patience=2, warmup_frac=0.0, progress=False)
     assert res.stopped_by == "early_stopping" and res.n_steps == 6 and res.best_step == 2
 
+
+
+def test_time_budget_stop_still_evaluates_the_last_step():
+    pairs, _, _ = toy_pairs()
+    res = train_cross_encoder(tiny(), pairs, pairs, n_neg=1, batch_size=8, max_steps=50, eval_every=40,
+                              time_budget_s=0.0, progress=False)
+    assert res.stopped_by == "time_budget" and res.n_steps == 1
+    assert res.best_step == 1 and res.best_value is not None
 
 def test_lora_trains_only_adapters():
     pairs, _, _ = toy_pairs()

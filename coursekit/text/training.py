@@ -64,6 +64,7 @@ from coursekit._validation import CourseKitError, check_choice, check_positive_i
 from coursekit.interactions import IdMap, Interactions
 
 __all__ = ["Pairs", "TrainResult", "StepCost", "align_item_texts", "make_pairs", "sample_negatives",
+           "hard_negative_sample",
            "apply_lora", "freeze_lower_layers", "train_cross_encoder", "train_rating_regressor",
            "training_step_cost", "binary_auc"]
 
@@ -283,10 +284,48 @@ def sample_negatives(pairs: Pairs, n_neg: int, rng: np.random.Generator) -> np.n
     return _sample_negatives(pairs.users, pairs.exclude, n_neg, rng)
 
 
-def _with_negatives(pairs: Pairs, idx: np.ndarray, n_neg: int, rng) -> tuple[list[str], list[str], np.ndarray]:
-    """Histories, candidates and 0/1 labels of positives ``idx`` each followed by ``n_neg`` negatives."""
+def hard_negative_sample(pool: np.ndarray, users: np.ndarray, exclude: sp.csr_matrix, n_hard: int,
+                         rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    r"""Draw ``n_hard`` distinct items per row from each user's row of ``pool`` (e.g. a retriever's top items).
+
+    ``pool`` is ``(n_users, m)`` item indices (``-1`` = empty slot). A slot is usable when it is
+    not empty and its item is not in the user's ``exclude`` row; the draw is uniform among the
+    usable slots (unusable ones are drawn only when fewer than ``n_hard`` are usable). Returns the
+    drawn indices ``(len(users), n_hard)`` and their usable mask (callers fall back to uniform
+    negatives where it is False).
+
+    >>> pool = np.array([[4, 3, -1]])
+    >>> ex = sp.csr_matrix(np.array([[0, 0, 0, 1, 0]]))
+    >>> idx, ok = hard_negative_sample(pool, np.array([0]), ex, 3, np.random.default_rng(0))
+    >>> sorted(idx[ok].tolist())
+    [4]
+    """
+    pool = np.asarray(pool, dtype=np.int64)
+    n_hard = min(check_positive_int(n_hard, "n_hard"), pool.shape[1])
+    rows = pool[users]
+    usable = rows >= 0
+    if usable.any():
+        r = np.repeat(users, rows.shape[1]).reshape(rows.shape)
+        usable[usable] = np.asarray(exclude[r[usable], rows[usable]]).ravel() == 0
+    # n_hard distinct slots per row, uniformly among the usable ones first (random keys, unusable keys + 2)
+    cols = np.argsort(rng.random(rows.shape) + 2.0 * ~usable, axis=1)[:, :n_hard]
+    return np.take_along_axis(rows, cols, axis=1), np.take_along_axis(usable, cols, axis=1)
+
+
+def _with_negatives(pairs: Pairs, idx: np.ndarray, n_neg: int, rng, hard_pool: np.ndarray | None = None,
+                    n_hard: int = 0) -> tuple[list[str], list[str], np.ndarray]:
+    """Histories, candidates and 0/1 labels of positives ``idx`` each followed by ``n_neg`` negatives.
+
+    With ``hard_pool`` the first ``n_hard`` negatives of a positive come from its user's pool row
+    (:func:`hard_negative_sample`), the rest (and unusable pool draws) uniformly.
+    """
     sub = pairs.subset(idx)
     neg = sample_negatives(sub, n_neg, rng) if n_neg else np.zeros((len(idx), 0), np.int64)
+    if hard_pool is not None and n_hard and n_neg:
+        picked, ok = hard_negative_sample(hard_pool, sub.users, sub.exclude, min(n_hard, n_neg), rng)
+        ok &= picked != sub.items[:, None]
+        k = picked.shape[1]
+        neg[:, :k] = np.where(ok, picked, neg[:, :k])
     cand_items = np.concatenate([sub.items[:, None], neg], axis=1).ravel()
     histories = [h for h in sub.histories for _ in range(1 + n_neg)]
     labels = np.tile(np.r_[1.0, np.zeros(n_neg)], len(idx))
@@ -449,7 +488,8 @@ def _run(model, next_batch: Callable[[np.random.Generator], tuple], loss_fn, eva
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss_value:.4f}")
-            if evaluate is not None and (step % eval_every == 0 or step == total):
+            out_of_time = time_budget_s is not None and time.perf_counter() - start > time_budget_s
+            if evaluate is not None and (step % eval_every == 0 or step == total or out_of_time):
                 metrics = evaluate()
                 row.update(metrics)
                 value = metrics[monitor]
@@ -466,7 +506,7 @@ def _run(model, next_batch: Callable[[np.random.Generator], tuple], loss_fn, eva
             if evaluate is not None and bad >= patience:
                 stopped_by = "early_stopping"
                 break
-            if time_budget_s is not None and time.perf_counter() - start > time_budget_s:
+            if out_of_time:   # (the last step was evaluated above, so the best weights are known)
                 stopped_by = "time_budget"
                 break
     finally:
@@ -507,7 +547,8 @@ def train_cross_encoder(model, train_pairs: Pairs, valid_pairs: Pairs | None = N
                         lora: bool = False, lora_r: int = 8, lora_alpha: int = 16, lora_dropout: float = 0.05,
                         lora_target_modules: Sequence[str] = ("query", "value"), freeze_layers: int = 0,
                         merge_lora: bool = True, restore_best: bool = True, seed: int = 0,
-                        progress: bool = True) -> TrainResult:
+                        progress: bool = True, hard_negatives: np.ndarray | None = None,
+                        n_hard: int = 0) -> TrainResult:
     r"""Fine-tune a :class:`~coursekit.text.cross_encoder.CrossEncoder` with BCE on sampled negatives.
 
     Parameters
@@ -534,6 +575,12 @@ def train_cross_encoder(model, train_pairs: Pairs, valid_pairs: Pairs | None = N
         Freeze the embeddings and the lowest ``freeze_layers`` layers (:func:`freeze_lower_layers`).
     seed : int
         Seeds shuffling, negatives, dropout and the adapters' initialisation.
+    hard_negatives, n_hard :
+        ``(n_users, m)`` item indices per user (``-1`` = none), e.g. the retrieval stage's top
+        unseen items (``retriever.recommend_indices(all_users, k=m)[0]``): ``n_hard`` of the
+        ``n_neg`` negatives of each positive (training and validation) are drawn from its user's
+        row, the rest uniformly. Hard negatives match what the re-ranker sees at serving time:
+        candidates the retriever already likes.
 
     Returns
     -------
@@ -541,6 +588,14 @@ def train_cross_encoder(model, train_pairs: Pairs, valid_pairs: Pairs | None = N
     """
     import torch
 
+    if hard_negatives is not None:
+        hard_negatives = np.asarray(hard_negatives, dtype=np.int64)
+        if hard_negatives.ndim != 2 or hard_negatives.shape[0] < train_pairs.exclude.shape[0]:
+            raise CourseKitError(f"hard_negatives must be (n_users, m) item indices with one row per user "
+                                 f"({train_pairs.exclude.shape[0]}), got shape {hard_negatives.shape}.")
+        if hard_negatives.max(initial=-1) >= len(train_pairs.item_text):
+            raise CourseKitError("hard_negatives holds item indices outside the item universe of the pairs.")
+    n_hard = 0 if hard_negatives is None else int(n_hard)
     if model.task != "binary":
         raise CourseKitError("train_cross_encoder trains the binary task; use train_rating_regressor for ratings.")
     n_neg = check_positive_int(n_neg, "n_neg")
@@ -559,7 +614,7 @@ def train_cross_encoder(model, train_pairs: Pairs, valid_pairs: Pairs | None = N
             state["order"], state["pos"] = rng.permutation(len(train_pairs)), 0
         idx = state["order"][state["pos"]:state["pos"] + n_pos]
         state["pos"] += n_pos
-        h, c, y = _with_negatives(train_pairs, idx, n_neg, rng)
+        h, c, y = _with_negatives(train_pairs, idx, n_neg, rng, hard_negatives, n_hard)
         return model.encode(h, c), torch.tensor(y, dtype=torch.float32, device=model.device)
 
     def loss_fn(logits, y):
@@ -571,7 +626,7 @@ def train_cross_encoder(model, train_pairs: Pairs, valid_pairs: Pairs | None = N
         vidx = np.arange(len(valid_pairs))
         if len(vidx) > max_valid_pairs:
             vidx = np.sort(vrng.choice(vidx, max_valid_pairs, replace=False))
-        vh, vc, vy = _with_negatives(valid_pairs, vidx, n_neg, vrng)
+        vh, vc, vy = _with_negatives(valid_pairs, vidx, n_neg, vrng, hard_negatives, n_hard)
 
         def evaluate():
             z = model.logits(vh, vc, batch_size=max(64, batch_size))

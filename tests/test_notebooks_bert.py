@@ -1,0 +1,111 @@
+"""Lesson 04 (BERT for recommendation) and its exercises, executed end to end in smoke mode.
+
+Each (notebook, dataset) runs once per session through :func:`coursekit.runner.run_notebook`; the tests
+then assert what the notebook recorded (:func:`coursekit.record.record`): bounds and relations that must
+hold on any data. Item vectors are cached in a temporary folder, never in the shared data home.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LESSON = ROOT / "notebooks" / "04_bert_finetuning.ipynb"
+SOLUTION = ROOT / "exercises" / "04_bert_finetuning_solution.ipynb"
+STUDENT = ROOT / "exercises" / "04_bert_finetuning.ipynb"
+SMOKE_BUDGET_S = 300   # the lesson's smoke target is 180 s on an idle 2-core CPU; CI machines are shared
+
+pytestmark = [pytest.mark.notebook, pytest.mark.slow, pytest.mark.xdist_group("notebooks_bert")]
+
+_CACHE: dict[tuple[str, str], tuple[dict, float, str]] = {}  # (notebook path, dataset) -> result
+
+
+def run(path: Path, dataset: str, tmp_root: Path, request) -> tuple[dict, float, str]:
+    """Execute ``path`` in smoke mode on ``dataset`` once per session; return (records, seconds, status)."""
+    key = (str(path), dataset)   # the lesson and the student notebook share a stem: key by path
+    if key in _CACHE:
+        return _CACHE[key]
+    if dataset == "movielens":
+        request.getfixturevalue("movielens")   # skips (or fails under COURSEKIT_REQUIRE_MOVIELENS=1) without the archive
+    pytest.importorskip("papermill")
+    from coursekit.record import load_records
+    from coursekit.runner import run_notebook
+
+    out = tmp_root / f"{path.parent.name}-{path.stem}-{dataset}"
+    old = os.environ.get("COURSEKIT_SMOKE")
+    os.environ["COURSEKIT_SMOKE"] = "1"
+    try:
+        params = {"SMOKE": True, "DATASET": dataset}
+        if path == LESSON:
+            params["EMBEDDING_CACHE"] = str(tmp_root / "embeddings")
+        result = run_notebook(path, out, params, timeout=900)
+    finally:
+        os.environ.pop("COURSEKIT_SMOKE") if old is None else os.environ.__setitem__("COURSEKIT_SMOKE", old)
+    assert result.status == "ok", f"{path.name} on {dataset} failed: {result.error}"
+    _CACHE[key] = (load_records(path.stem, out / "records"), result.seconds, result.status)
+    return _CACHE[key]
+
+
+@pytest.fixture(scope="session")
+def nb_tmp(tmp_path_factory):
+    return tmp_path_factory.mktemp("notebooks_bert")
+
+
+@pytest.mark.parametrize("dataset", ["shop", "movielens"])
+def test_04_lesson_smoke(dataset, nb_tmp, request):
+    rec, seconds, _ = run(LESSON, dataset, nb_tmp, request)
+    assert seconds < SMOKE_BUDGET_S
+    assert rec["embedding_dim"] == 384 and rec["n_items"] > 100
+    # text neighbours share the item's genre / category far more often than chance
+    assert rec["neighbour_label_agreement"] > 2 * rec["neighbour_label_chance"]
+    # the heads: one logit per token vs one per pair
+    assert rec["token_head_shape"][0] == 2 and rec["token_head_shape"][2] == 1 and len(rec["token_head_shape"]) == 3
+    assert rec["sequence_head_shape"] == [2, 1]
+    # LoRA trains well under 1 % of MiniLM's weights (adapters + the 1-output head)
+    assert 0 < rec["lora_trainable_params"] < 0.01 * rec["full_trainable_params"]
+    # in training: the same LoRA config; the CPU "full" run may freeze lower layers, still far above LoRA
+    assert rec["lora_trainable_in_training"] == rec["lora_trainable_params"]
+    assert rec["lora_trainable_in_training"] < rec["full_trainable_in_training"] <= rec["full_trainable_params"]
+    assert 0 <= rec["ce_valid_auc"] <= 1 and 0 <= rec["lora_valid_auc"] <= 1   # validation ran (NaN fails)
+    assert rec["two_tower_loss_last"] < rec["two_tower_loss_first"]
+    for key in ("popular", "ials", "content", "two_tower", "rerank", "rerank_lora"):
+        assert 0 <= rec[f"ndcg10_{key}"] <= 1 and 0 <= rec[f"recall10_{key}"] <= 1, key
+        assert rec[f"infer_ms_{key}"] > 0
+    # a dot product is far cheaper per user than N_CANDIDATES transformer passes
+    assert rec["infer_ms_rerank"] > 5 * rec["infer_ms_ials"]
+    assert rec["rerank_keeps_candidate_set"] is True
+    # save -> load reproduces the scores
+    assert rec["reload_max_diff_cross_encoder"] < 1e-5
+    assert rec["reload_max_diff_two_tower"] == 0.0
+    table = rec["results"]
+    assert len(table["model"]) == 6 and all(np.isfinite(table["NDCG@10"]))
+
+
+def test_04_movielens_cf_beats_frozen_text_on_warm_users(nb_tmp, request):
+    rec, _, _ = run(LESSON, "movielens", nb_tmp, request)
+    full = rec["ndcg10_all_users"]
+    # the honest finding: on MovieLens, ID-based CF beats frozen text similarity on warm items
+    assert full["iALS"] > full["frozen content (MiniLM)"]
+
+
+def test_04_exercise_solution_passes(nb_tmp, request):
+    rec, _, _ = run(SOLUTION, "shop", nb_tmp, request)
+    assert rec["check_status"] == {"ex04_pair_input": "passed", "ex04_in_batch_loss": "passed",
+                                   "ex04_lora_model": "passed"}
+    assert rec["n_passed"] == 3
+    assert rec["pair_matches_tokenizer"] is True
+    assert rec["loss_matches_coursekit"] is True
+    assert rec["lora_frozen_weights_unchanged"] is True
+
+
+def test_04_student_notebook_is_generated_and_not_attempted(nb_tmp, request):
+    from coursekit.exercises.generate import check_student_notebook
+
+    assert check_student_notebook(SOLUTION, STUDENT), "regenerate with python -m coursekit.exercises.generate"
+    rec, _, _ = run(STUDENT, "shop", nb_tmp, request)
+    assert rec["check_status"] == {"ex04_pair_input": "not attempted", "ex04_in_batch_loss": "not attempted",
+                                   "ex04_lora_model": "not attempted"}
+    assert rec["n_passed"] == 0
