@@ -41,3 +41,35 @@ def shop():
     from coursekit.datasets import load_shop
 
     return load_shop()
+
+
+def execute_notebook(path: Path, tmp: Path, parameters: dict) -> tuple[dict, float]:
+    """Run ``path`` with papermill in smoke mode, records in ``tmp/records``; return (records, seconds).
+
+    The notebook runs through :func:`coursekit.runner.run_notebook` (what ``coursekit run`` uses), with
+    ``COURSEKIT_SMOKE=1`` and ``SMOKE=True``; a failing cell fails the test with the cell's error.
+    """
+    pytest.importorskip("papermill")
+    from coursekit.record import load_records
+    from coursekit.runner import run_notebook
+
+    old = os.environ.get("COURSEKIT_SMOKE")
+    os.environ["COURSEKIT_SMOKE"] = "1"
+    try:
+        run = run_notebook(Path(path), Path(tmp), {"SMOKE": True, **parameters})
+    finally:
+        os.environ.pop("COURSEKIT_SMOKE") if old is None else os.environ.__setitem__("COURSEKIT_SMOKE", old)
+    assert run.status == "ok", f"{Path(path).name} with {parameters} failed: {run.error}"
+    return load_records(Path(path).stem, Path(tmp) / "records"), run.seconds
+
+
+def exercise_namespace(path: Path, cell_ids: list[str], parameters: dict) -> dict:
+    """Execute the cells ``cell_ids`` of an exercise notebook (by cell id) in one namespace and return it."""
+    import json
+
+    cells = {c["id"]: "".join(c["source"]) for c in json.loads(Path(path).read_text())["cells"]
+             if c["cell_type"] == "code"}
+    ns: dict = dict(parameters)   # stands in for the parameters cell
+    for cid in cell_ids:
+        exec(compile(cells[cid], f"{Path(path).name}:{cid}", "exec"), ns)
+    return ns

@@ -5,9 +5,6 @@ notebook recorded with :func:`coursekit.record.record`: relations that hold on a
 """
 from __future__ import annotations
 
-import json
-import os
-import time
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +12,13 @@ import pandas as pd
 import pytest
 
 from coursekit.exercises import check
-from coursekit.exercises.ex06 import (reference_ridge_attribute_map, reference_strict_cold_item_split,
-                                      reference_ucb1_choice)
+from coursekit.exercises.ex06 import (
+    reference_ridge_attribute_map,
+    reference_strict_cold_item_split,
+    reference_ucb1_choice,
+)
 from coursekit.exercises.generate import check_student_notebook, diff_student_notebook
+from tests.conftest import execute_notebook, exercise_namespace
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = ROOT / "exercises" / "06_cold_start_solution.ipynb"
@@ -84,11 +85,7 @@ def test_committed_student_notebook_is_current():
 
 
 def _namespace(path: Path) -> dict:
-    cells = {c["id"]: "".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"}
-    ns: dict = {"SMOKE": True, "SEED": 0}   # the parameters cell
-    for cid in ["imports", "ex1-code", "ex2-code", "ex3-code"]:
-        exec(compile(cells[cid], f"{path.name}:{cid}", "exec"), ns)
-    return ns
+    return exercise_namespace(path, ["imports", "ex1-code", "ex2-code", "ex3-code"], {"SMOKE": True, "SEED": 0})
 
 
 def test_solution_functions_pass_and_student_stubs_are_not_attempted():
@@ -105,29 +102,11 @@ def test_references_pass_their_own_checks():
         assert check(name, fn, verbose=False).status == "passed", name
 
 
-def _execute(path: Path, name: str, tmp: Path, parameters: dict) -> tuple[dict, float]:
-    pm = pytest.importorskip("papermill")
-    from coursekit.record import load_records
-
-    env = {"COURSEKIT_RECORDS": str(tmp / "records"), "COURSEKIT_NOTEBOOK": name, "COURSEKIT_SMOKE": "1",
-           "MPLBACKEND": "Agg"}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    start = time.perf_counter()
-    try:
-        pm.execute_notebook(str(path), str(tmp / path.name), parameters=parameters, cwd=str(path.parent),
-                            kernel_name="python3", progress_bar=False)
-    finally:
-        for k, v in old.items():
-            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
-    return load_records(name, tmp / "records"), time.perf_counter() - start
-
-
 @pytest.mark.notebook
 @pytest.mark.slow
 @pytest.mark.parametrize("which, expected", [(SOLUTION, "passed"), (STUDENT, "not attempted")])
 def test_exercise_notebook_runs(which, expected, tmp_path):
-    rec, seconds = _execute(which, "ex06", tmp_path, {"SMOKE": True, "DATASET": "shop"})
+    rec, seconds = execute_notebook(which, tmp_path, {"SMOKE": True, "DATASET": "shop"})
     assert seconds < SMOKE_BUDGET_S
     assert rec["check_status"] == {name: expected for name in EXERCISES}
     if expected == "passed":

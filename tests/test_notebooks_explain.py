@@ -7,34 +7,16 @@ calibration lowers ECE), not fragile point values.
 from __future__ import annotations
 
 import math
-import os
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import execute_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSON = ROOT / "notebooks" / "07_explainability_and_trust.ipynb"
 SMOKE_BUDGET_S = 300
 _RUNS: dict = {}
-
-
-def _execute(path: Path, name: str, tmp: Path, parameters: dict) -> tuple[dict, float]:
-    pm = pytest.importorskip("papermill")
-    from coursekit.record import load_records
-
-    env = {"COURSEKIT_RECORDS": str(tmp / "records"), "COURSEKIT_NOTEBOOK": name, "COURSEKIT_SMOKE": "1",
-           "MPLBACKEND": "Agg"}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    start = time.perf_counter()
-    try:
-        pm.execute_notebook(str(path), str(tmp / path.name), parameters=parameters, cwd=str(path.parent),
-                            kernel_name="python3", progress_bar=False)
-    finally:
-        for k, v in old.items():
-            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
-    return load_records(name, tmp / "records"), time.perf_counter() - start
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +25,7 @@ def lesson(tmp_path_factory, request):
         if dataset not in _RUNS:
             if dataset == "movielens":
                 request.getfixturevalue("movielens")
-            _RUNS[dataset] = _execute(LESSON, LESSON.stem, tmp_path_factory.mktemp(f"nb07-{dataset}"),
+            _RUNS[dataset] = execute_notebook(LESSON, tmp_path_factory.mktemp(f"nb07-{dataset}"),
                                       {"SMOKE": True, "DATASET": dataset})
         return _RUNS[dataset]
     return run

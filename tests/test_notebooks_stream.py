@@ -7,18 +7,20 @@ on any data (the drift truth, exact fold-in, bounds), not fragile point values.
 from __future__ import annotations
 
 import copy
-import json
-import os
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from coursekit.exercises import check
-from coursekit.exercises.ex05 import (ToyRecommender, reference_decayed_profile_update, reference_fold_in_update,
-                                      reference_prequential_hits)
+from coursekit.exercises.ex05 import (
+    ToyRecommender,
+    reference_decayed_profile_update,
+    reference_fold_in_update,
+    reference_prequential_hits,
+)
 from coursekit.exercises.generate import check_student_notebook, diff_student_notebook
+from tests.conftest import execute_notebook, exercise_namespace
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSON = ROOT / "notebooks" / "05_realtime_interest.ipynb"
@@ -81,11 +83,7 @@ def test_committed_student_notebook_is_current():
 
 
 def _namespace(path: Path) -> dict:
-    cells = {c["id"]: "".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"}
-    ns: dict = {"SMOKE": True}   # the parameters cell
-    for cid in ["imports", "ex1-code", "ex2-code", "ex3-code"]:
-        exec(compile(cells[cid], f"{path.name}:{cid}", "exec"), ns)
-    return ns
+    return exercise_namespace(path, ["imports", "ex1-code", "ex2-code", "ex3-code"], {"SMOKE": True})
 
 
 def test_solution_functions_pass_and_student_stubs_are_not_attempted():
@@ -95,29 +93,11 @@ def test_solution_functions_pass_and_student_stubs_are_not_attempted():
         assert check(name, stu[fn], verbose=False).status == "not attempted", name
 
 
-def _execute(path: Path, name: str, tmp: Path, parameters: dict) -> tuple[dict, float]:
-    pm = pytest.importorskip("papermill")
-    from coursekit.record import load_records
-
-    env = {"COURSEKIT_RECORDS": str(tmp / "records"), "COURSEKIT_NOTEBOOK": name, "COURSEKIT_SMOKE": "1",
-           "MPLBACKEND": "Agg"}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    start = time.perf_counter()
-    try:
-        pm.execute_notebook(str(path), str(tmp / path.name), parameters=parameters, cwd=str(path.parent),
-                            kernel_name="python3", progress_bar=False)
-    finally:
-        for k, v in old.items():
-            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
-    return load_records(name, tmp / "records"), time.perf_counter() - start
-
-
 @pytest.mark.notebook
 @pytest.mark.slow
 @pytest.mark.parametrize("which, expected", [(SOLUTION, "passed"), (STUDENT, "not attempted")])
 def test_exercise_notebook_runs(which, expected, tmp_path):
-    rec, _ = _execute(which, "ex05", tmp_path, {"SMOKE": True, "DATASET": "shop"})
+    rec, _ = execute_notebook(which, tmp_path, {"SMOKE": True, "DATASET": "shop"})
     assert rec["check_status"] == {name: expected for name in EXERCISES}
     if expected == "passed":
         assert rec["profile_max_abs_diff"] < 1e-10 and rec["fold_in_max_abs_diff"] < 1e-8
@@ -135,7 +115,7 @@ def lesson(tmp_path_factory, request):
             if dataset == "movielens":
                 request.getfixturevalue("movielens")
             tmp = tmp_path_factory.mktemp(f"nb05-{dataset}")
-            _LESSON[dataset] = _execute(LESSON, LESSON.stem, tmp, {"SMOKE": True, "DATASET": dataset})
+            _LESSON[dataset] = execute_notebook(LESSON, tmp, {"SMOKE": True, "DATASET": dataset})
         return _LESSON[dataset]
     return run
 
