@@ -253,3 +253,32 @@ def test_contract_data_has_cold_item_content():
     model = CONTRACT_CASES["AttributeToFactor-ridge"]().fit(data)
     cold = data.items.index([90_000])[0]
     np.testing.assert_allclose(model.item_factors_[cold], model.mapped_item_factors_[cold])
+
+
+# issue 7 follow-up: fold-in with a popularity prior, beta chosen on validation users
+def test_prior_scores_adds_log_popularity_and_keeps_fallback(log):
+    from coursekit.coldstart import prior_scores
+
+    ob = onboarding_split(log, k=3, test_frac=0.2, seed=3, max_k=10)
+    m = IALS(factors=4, iterations=3, seed=0).fit(ob.train)
+    base = fold_in_scores(m, ob.revealed)
+    assert np.allclose(prior_scores(m, ob.revealed, 0.0), base)
+    has = ob.revealed.user_counts() > 0
+    diff = prior_scores(m, ob.revealed, 0.5) - base
+    assert np.allclose(diff[has], 0.5 * np.log1p(m.item_popularity_))   # independent: the formula itself
+    assert np.allclose(diff[~has], 0.0)                                  # no reveals: popularity fallback
+    with pytest.raises(CourseKitError, match="beta"):
+        prior_scores(m, ob.revealed, -1.0)
+
+
+def test_choose_prior_weight_picks_validation_argmax(log):
+    from coursekit.coldstart import choose_prior_weight
+
+    ob = onboarding_split(log, k=3, test_frac=0.2, seed=3, max_k=10)
+    chosen = choose_prior_weight(ob.train, ks=(1, 3), betas=(0.0, 0.3), seed=3, factors=4, iterations=3)
+    assert set(chosen) == {1, 3}
+    for beta, vals in chosen.values():
+        assert beta in (0.0, 0.3) and vals.shape == (2,) and beta == (0.0, 0.3)[int(np.argmax(vals))]
+    assert not np.isin(ob.train.user_index, ob.new_users).any()   # only training users choose beta
+    again = choose_prior_weight(ob.train, ks=(1, 3), betas=(0.0, 0.3), seed=3, factors=4, iterations=3)
+    assert all(np.allclose(chosen[k][1], again[k][1]) for k in chosen)

@@ -69,7 +69,8 @@ def test_06_lesson_smoke(dataset, nb_tmp, request):
     assert rec["dropoutnet_loss_last"] < rec["dropoutnet_loss_first"]
     # warm-up: at n = 0 the hybrid is its content part; it is never far below the better part
     warm, gap, se = rec["warmup"], rec["warmup_gap"], rec["warmup_gap_se"]
-    assert warm["0"]["hybrid (count gate)"] == pytest.approx(warm["0"]["content (MiniLM kNN)"])
+    assert warm["0"]["hybrid (learned gate)"] == pytest.approx(warm["0"]["content (MiniLM kNN)"])
+    assert all(k in (1.0, 3.0, 10.0, 30.0, 100.0) for k in rec["warmup_kappa"].values())
     for n in gap:   # never worse than the better part by more than the noise (3 paired standard errors)
         assert gap[n] >= -3 * se[n] or gap[n] == 0.0, (n, gap[n], se[n])
     # new users: every k is judged on the same users; with k = 0 all methods are the popularity fallback
@@ -77,6 +78,11 @@ def test_06_lesson_smoke(dataset, nb_tmp, request):
     assert rec["new_users_n"] > 0
     assert len({round(m["k=0"], 12) for m in nu.values()}) == 1
     assert nu["iALS fold-in"]["k=10"] != nu["popularity"]["k=10"]
+    # fold-in + popularity prior: beta from the grid, chosen on validation users; beta = 0 is plain fold-in
+    for k, beta in rec["prior_beta"].items():
+        assert beta in (0.0, 0.01, 0.03, 0.1, 0.3, 1.0), (k, beta)
+        if beta == 0.0:
+            assert nu["iALS fold-in + popularity prior"][f"k={k}"] == pytest.approx(nu["iALS fold-in"][f"k={k}"])
     q = rec["questions"]
     assert {r["strategy"] for r in q} == {"popular", "diverse", "informative"}
     # popular questions get at least as many "yes" answers as diverse ones of the same length

@@ -8,8 +8,9 @@ from coursekit.coldstart.attribute_map import AttributeToFactor, ridge_map
 from coursekit.coldstart.content import encoder_item_vectors, popularity_probe, standardize, tfidf_item_vectors
 from coursekit.coldstart.dropoutnet import DropoutNet
 from coursekit.coldstart.fusion import CountGatedHybrid, count_gate, row_standardize
-from coursekit.coldstart.onboarding import (STRATEGIES, answer_questions, fold_in_scores, fold_in_users,
-                                            profile_scores, question_items, text_profile_scores)
+from coursekit.coldstart.onboarding import (STRATEGIES, answer_questions, choose_prior_weight, fold_in_scores,
+                                            fold_in_users, prior_scores, profile_scores, question_items,
+                                            text_profile_scores)
 from coursekit.coldstart.protocols import (OnboardingSplit, cold_item_mask, evaluate_cold_items,
                                            item_time_order, item_warmup_split, onboarding_split,
                                            restrict_scores, score_matrix, strict_cold_items, cold_item_table,
@@ -18,7 +19,8 @@ from coursekit.coldstart.protocols import (OnboardingSplit, cold_item_mask, eval
 __all__ = [
     "similarity_alignment", "AttributeToFactor", "ridge_map", "encoder_item_vectors", "popularity_probe",
     "standardize", "tfidf_item_vectors", "DropoutNet", "CountGatedHybrid", "count_gate", "row_standardize",
-    "STRATEGIES", "answer_questions", "fold_in_scores", "fold_in_users", "profile_scores", "question_items",
+    "STRATEGIES", "answer_questions", "choose_prior_weight", "prior_scores", "fold_in_scores", "fold_in_users",
+    "profile_scores", "question_items",
     "text_profile_scores", "OnboardingSplit", "cold_item_mask", "evaluate_cold_items", "item_time_order",
     "item_warmup_split", "onboarding_split", "restrict_scores", "score_matrix", "strict_cold_items",
     "cold_item_table", "per_user_ndcg", "paired_gap",
