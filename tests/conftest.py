@@ -73,3 +73,28 @@ def exercise_namespace(path: Path, cell_ids: list[str], parameters: dict) -> dic
     for cid in cell_ids:
         exec(compile(cells[cid], f"{Path(path).name}:{cid}", "exec"), ns)
     return ns
+
+
+def assert_check_feedback(name: str, wrong_answers=(None, "text", 3.0, (1, 2))) -> None:
+    """``check(name, ...)``: a stub is "not attempted", an exception fails with its message, wrong types fail."""
+    from coursekit.exercises import check
+
+    def stub(*args):
+        raise NotImplementedError()
+
+    def broken(*args):
+        raise ValueError("boom")
+
+    assert check(name, stub, verbose=False).status == "not attempted"
+    result = check(name, broken, verbose=False)
+    assert result.status == "failed" and "boom" in result.message
+    for answer in wrong_answers:
+        assert check(name, lambda *a, answer=answer: answer, verbose=False).status == "failed"
+
+
+def assert_known_mistake_hint(module, name: str, wrong: str, hint: str) -> None:
+    """The known wrong answer ``module.<wrong>`` fails ``check(name, ...)`` with ``hint`` in its message."""
+    from coursekit.exercises import check
+
+    result = check(name, getattr(module, wrong), verbose=False)
+    assert result.status == "failed" and hint in " ".join(result.message.split())   # the message is wrapped
