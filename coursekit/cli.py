@@ -15,15 +15,29 @@ from pathlib import Path
 from coursekit._validation import CourseKitError
 
 
+_WORDS = {"true": True, "false": False, "none": None, "yes": True, "no": False}
+
+
 def _parse_param(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` -> (key, value): Python literals, true/false/none in any case, else the string.
+
+    >>> _parse_param("SMOKE=false"), _parse_param("EPOCHS=3"), _parse_param("DATASET=shop")
+    (('SMOKE', False), ('EPOCHS', 3), ('DATASET', 'shop'))
+    """
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"parameters are KEY=VALUE, got {text!r}")
     key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"-p needs a parameter name before '=', got {text!r} "
+                                         f"(e.g. -p EPOCHS=3)")
+    if raw.strip().lower() in _WORDS:
+        return key, _WORDS[raw.strip().lower()]
     try:
         value = ast.literal_eval(raw)
     except (ValueError, SyntaxError):
         value = raw
-    return key.strip(), value
+    return key, value
 
 
 def _cmd_data(args: argparse.Namespace) -> int:

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from coursekit._validation import CourseKitError
+from coursekit.claims import claims_of, failed_claims
 from coursekit.record import ENV as RECORDS_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +32,8 @@ class NotebookRun:
     seconds: float
     output: Path
     error: str = ""
+    claims_held: int = 0
+    claims_total: int = 0
 
 
 def lesson_notebooks(folder: Path = NOTEBOOKS) -> list[Path]:
@@ -63,6 +66,7 @@ def run_notebook(path: Path, output_dir: Path, parameters: dict[str, Any] | None
     parameters = dict(parameters or {})
     env_before = {k: os.environ.get(k) for k in (RECORDS_ENV, "COURSEKIT_NOTEBOOK")}
     os.environ[RECORDS_ENV] = str(output_dir / "records")
+    (output_dir / "records" / f"{path.stem}.json").unlink(missing_ok=True)  # no values left from an earlier run
     os.environ["COURSEKIT_NOTEBOOK"] = path.stem
     start = time.perf_counter()
     status, error = "ok", ""
@@ -77,8 +81,47 @@ def run_notebook(path: Path, output_dir: Path, parameters: dict[str, Any] | None
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    return NotebookRun(path.stem, str(parameters.get("DATASET", "default")), status,
-                       time.perf_counter() - start, out, error)
+    seconds = time.perf_counter() - start
+    claims = claims_of(path.stem, output_dir / "records")
+    failed = failed_claims(claims, smoke=bool(parameters.get("SMOKE", False)))
+    if status == "ok" and failed:
+        status = "claim failed"
+        error = "; ".join(c["text"] for c in failed)
+    held = sum(bool(c.get("holds")) for c in claims if c.get("expect"))
+    return NotebookRun(path.stem, str(parameters.get("DATASET", "default")), status, seconds, out, error,
+                       held, sum(1 for c in claims if c.get("expect")))
+
+
+DATASETS = ("shop", "movielens")
+
+
+def notebook_parameters(path: Path) -> set[str]:
+    """Names assigned in the notebook's cell tagged ``parameters`` (what ``-p`` may override)."""
+    import ast
+    import json
+
+    cells = json.loads(Path(path).read_text())["cells"]
+    for cell in cells:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            tree = ast.parse("".join(cell["source"]))
+            return {t.id for node in ast.walk(tree) if isinstance(node, (ast.Assign, ast.AnnAssign))
+                    for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+                    for t in ast.walk(t) if isinstance(t, ast.Name)}
+    return set()
+
+
+def check_run_options(notebooks: list[Path], datasets: list[str], extra: dict[str, Any]) -> None:
+    """Refuse unknown data sets and parameters before any kernel starts."""
+    unknown = [d for d in datasets if d not in DATASETS]
+    if unknown:
+        raise CourseKitError(f"unknown --dataset {unknown}; choose from {list(DATASETS)}.")
+    if "DATASET" in extra:
+        raise CourseKitError(f"-p DATASET={extra['DATASET']!r}: choose data sets with --dataset, not with -p.")
+    for key in extra:
+        missing = [p.stem for p in notebooks if key not in notebook_parameters(p)]
+        if missing:
+            raise CourseKitError(f"-p {key}=...: {key!r} is not in the parameters cell of {missing}; "
+                                 f"run fewer notebooks (--notebooks) or check the name's spelling.")
 
 
 def run_course(output: Path, datasets: list[str], smoke: bool, names: list[str] | None = None,
@@ -87,17 +130,19 @@ def run_course(output: Path, datasets: list[str], smoke: bool, names: list[str] 
     from tqdm.auto import tqdm
 
     notebooks = select_notebooks(names, folder)
+    check_run_options(notebooks, datasets, extra or {})
     jobs = [(nb, ds) for ds in datasets for nb in notebooks]
     runs = []
     bar = tqdm(jobs, desc="course", unit="notebook")
     for nb, ds in bar:
         bar.set_postfix_str(f"{nb.stem} on {ds}")
-        params = {"SMOKE": smoke, "DATASET": ds, **(extra or {})}
+        params = {"SMOKE": smoke, "DATASET": ds, **(extra or {})}   # -p SMOKE=false wins over --smoke
         run = run_notebook(nb, Path(output) / ds, params)
         runs.append(run)
         bar.write(f"{run.status:>6}  {run.seconds:7.1f} s  {nb.stem} [{ds}]" + (f"  {run.error}" if run.error else ""))
     table = pd.DataFrame([{"notebook": r.notebook, "dataset": r.dataset, "status": r.status,
-                           "seconds": round(r.seconds, 1), "output": str(r.output), "error": r.error}
+                           "seconds": round(r.seconds, 1), "claims held": f"{r.claims_held}/{r.claims_total}",
+                           "output": str(r.output), "error": r.error}
                           for r in runs])
     Path(output).mkdir(parents=True, exist_ok=True)
     table.to_csv(Path(output) / "summary.csv", index=False)

@@ -31,3 +31,42 @@ def test_unknown_notebook_is_a_clear_error(tmp_path, capsys):
 def test_data_info_runs(capsys):
     assert main(["data", "info"]) == 0
     assert "data home" in capsys.readouterr().out
+
+
+def test_parse_param_words_are_booleans():
+    assert _parse_param("SMOKE=false") == ("SMOKE", False)
+    assert _parse_param("X=True") == ("X", True)
+    assert _parse_param("X=none") == ("X", None)
+
+
+def test_parse_param_rejects_an_empty_key():
+    import argparse
+
+    with pytest.raises(argparse.ArgumentTypeError, match="parameter name"):
+        _parse_param("=3")
+
+
+def test_unknown_dataset_is_refused_before_any_kernel(tmp_path, capsys):
+    code = main(["run", "--dataset", "netflix", "--notebooks", "00", "--output", str(tmp_path)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "netflix" in err and "shop" in err
+    assert not (tmp_path / "netflix").exists()
+
+
+def test_unknown_parameter_is_refused_before_any_kernel(tmp_path, capsys):
+    code = main(["run", "--notebooks", "00", "-p", "EPOCHZ=3", "--output", str(tmp_path)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "EPOCHZ" in err and "00_setup_and_data" in err
+
+
+def test_dataset_is_chosen_with_its_option_not_a_parameter(tmp_path, capsys):
+    assert main(["run", "--notebooks", "00", "-p", "DATASET=shop", "--output", str(tmp_path)]) == 2
+    assert "--dataset" in capsys.readouterr().err
+
+
+def test_known_parameters_are_read_from_the_parameters_cell():
+    from coursekit.runner import NOTEBOOKS, notebook_parameters
+
+    assert {"SMOKE", "SEED", "DATASET"} <= notebook_parameters(NOTEBOOKS / "01_evaluation.ipynb")
