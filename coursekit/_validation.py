@@ -6,7 +6,9 @@ from deep inside numpy or scipy.
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -72,3 +74,63 @@ def check_choice(value: Any, name: str, choices: Iterable[str]) -> str:
     if value not in choices:
         raise CourseKitError(f"{name} must be one of {choices}, got {value!r}.")
     return value
+
+
+def check_seed(value: Any, name: str = "seed") -> int:
+    """Return ``value`` as an ``int`` if it is a non-negative integer seed, else raise.
+
+    Accepts Python and numpy integers >= 0; refuses ``bool`` (``True`` is almost surely a slip),
+    negative numbers, floats and strings, which numpy and torch would reject with messages
+    that do not name the seed (or, for ``True``, silently accept).
+
+    >>> check_seed(42)
+    42
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise CourseKitError(f"{name} must be a non-negative integer such as 0 or 42, got {value!r} "
+                             f"({type(value).__name__}).")
+    if value < 0:
+        raise CourseKitError(f"{name} must be a non-negative integer (>= 0), got {value}; use e.g. {name}=0.")
+    return int(value)
+
+
+def check_batch_size(value: Any, name: str = "batch_size") -> int | None:
+    """``None`` (the function picks one) or a positive integer; anything else raises."""
+    if value is None:
+        return None
+    return check_positive_int(value, name)
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """Return ``value`` if it is a bool (Python or numpy), else raise (``"no"`` would be truthy)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise CourseKitError(f"{name} must be True or False, got {value!r} ({type(value).__name__}).")
+    return bool(value)
+
+
+def check_path(value: Any, name: str) -> Path:
+    """Return ``value`` as a :class:`~pathlib.Path` if it is a ``str`` or ``os.PathLike``, else raise."""
+    if isinstance(value, (bytes, bytearray)) or not isinstance(value, (str, os.PathLike)):
+        raise CourseKitError(f"{name} must be a folder path (str or pathlib.Path), got {value!r} "
+                             f"({type(value).__name__}); e.g. {name}='~/data'.")
+    return Path(value).expanduser()
+
+
+def check_id_array(ids: Any, name: str) -> np.ndarray:
+    """``ids`` as a 1-D array (a scalar becomes one id); a 2-D (or deeper) array raises."""
+    arr = np.atleast_1d(np.asarray(ids))
+    if arr.ndim != 1:
+        raise CourseKitError(f"{name} must be 1-D ids, got shape {arr.shape}; pass a flat list or array "
+                             f"of ids, e.g. np.ravel({name}) if every entry is one id.")
+    return arr
+
+
+def check_memory(n_bytes: float, what: str, fix: str) -> None:
+    """Raise before allocating ``n_bytes`` when that exceeds this machine's physical memory."""
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # not POSIX: no cheap way to know
+        return
+    if n_bytes > total:
+        raise CourseKitError(f"{what} would need {n_bytes / 2**30:,.1f} GiB, more than the "
+                             f"{total / 2**30:,.1f} GiB of memory of this machine; {fix}")

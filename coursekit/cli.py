@@ -55,6 +55,9 @@ def _cmd_data(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from coursekit.runner import run_course
 
+    if Path(args.output).exists() and not Path(args.output).is_dir():
+        raise CourseKitError(f"--output {args.output} is a file; --output must be a folder for the executed "
+                             "notebooks (e.g. --output build/course).")
     table = run_course(Path(args.output), args.dataset, smoke=args.smoke, names=args.notebooks,
                        extra=dict(args.param or []))
     print()
@@ -69,7 +72,9 @@ def _cmd_exercises(args: argparse.Namespace) -> int:
     folder = Path(args.folder)
     sources = sorted(folder.glob("*_solution.ipynb"))
     if not sources:
-        raise CourseKitError(f"no *_solution.ipynb in {folder}.")
+        what = "holds no *_solution.ipynb" if folder.is_dir() else "is not a folder"
+        raise CourseKitError(f"--folder {folder} {what}; pass the folder of the solution notebooks "
+                             "(--folder exercises, the default, from the repository root).")
     stale = 0
     for src in sources:
         dst = src.with_name(src.name.replace("_solution", ""))
@@ -115,7 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run the command line on ``argv``; return the exit status (2: a bad option or input, named on stderr)."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as stop:  # argparse has printed the usage and an error naming the option
+        return stop.code if isinstance(stop.code, int) else 2
     try:
         return args.func(args)
     except CourseKitError as e:

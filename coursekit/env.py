@@ -29,6 +29,9 @@ def smoke_mode(default: bool) -> bool:
 
 def seed_everything(seed: int) -> np.random.Generator:
     """Seed Python, numpy and (if imported) torch; return a numpy Generator for the lesson."""
+    from coursekit._validation import check_seed
+
+    seed = check_seed(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch = _torch_if_available()

@@ -29,14 +29,16 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from coursekit._validation import CourseKitError, NotFittedError, check_choice, check_positive_int
+from coursekit._validation import (CourseKitError, NotFittedError, check_batch_size, check_choice,
+                                   check_positive_int, check_seed)
 from coursekit.interactions import Interactions
 from coursekit.metrics import (auc, average_precision_at_k, catalog_coverage, gini_index, hit_rate_at_k,
                                intra_list_diversity, ndcg_at_k, novelty, personalization, precision_at_k,
                                recall_at_k, reciprocal_rank_at_k)
 from coursekit.models.base import Recommender, top_k
 
-__all__ = ["evaluate", "evaluate_sampled", "relevance_matrix", "DEFAULT_METRICS", "WARM", "COLD"]
+__all__ = ["evaluate", "evaluate_per_user", "evaluate_sampled", "evaluate_sampled_per_user", "relevance_matrix",
+           "DEFAULT_METRICS", "WARM", "COLD"]
 
 WARM, COLD = "warm users", "cold users"
 DEFAULT_METRICS = ("precision", "recall", "ndcg", "map", "mrr", "hit_rate")
@@ -75,6 +77,18 @@ def _check_ks(ks) -> tuple[int, ...]:
     return ks
 
 
+def _ranking_at(metric: str, top: np.ndarray, rel: sp.csr_matrix, k: int, graded: bool = False) -> np.ndarray:
+    """Per-user ``metric`` at cutoff ``k`` from lists clipped to the catalogue (``top.shape[1] <= n_items``).
+
+    A list never holds more than ``n_items`` entries (``recommend`` clips ``k`` the same way), so for
+    ``k > n_items`` every metric equals its value at ``n_items`` except precision, which divides by
+    the requested ``k``; this gives the exact value at ``k`` without allocating ``k`` columns.
+    """
+    k_list = min(k, max(top.shape[1], 1))
+    vals = ndcg_at_k(top, rel, k_list, graded=True) if graded else _RANKING[metric](top, rel, k_list)
+    return vals * (k_list / k) if metric == "precision" else vals
+
+
 def _check_metrics(metrics, allowed: Sequence[str], default: Sequence[str]) -> tuple[str, ...]:
     if metrics is None:
         return tuple(default)
@@ -86,7 +100,7 @@ def _check_metrics(metrics, allowed: Sequence[str], default: Sequence[str]) -> t
     return metrics
 
 
-def _check_model_universe(model: Recommender, train: Interactions) -> None:
+def _check_model_universe(model: Recommender, train: Interactions, test: Interactions | None = None) -> None:
     if not hasattr(model, "seen_"):
         raise NotFittedError(f"{type(model).__name__} is not fitted yet: call .fit(train) before evaluating.")
     if not (np.array_equal(model.users_.ids, train.users.ids) and np.array_equal(model.items_.ids, train.items.ids)):
@@ -95,6 +109,40 @@ def _check_model_universe(model: Recommender, train: Interactions) -> None:
             f"{len(model.items_)} items) than train ({train.n_users} users, {train.n_items} items). "
             "Fit it on the train set of the same split you evaluate on."
         )
+    if test is not None:
+        _check_model_history(model, train, test)
+
+
+def _check_model_history(model: Recommender, train: Interactions, test: Interactions) -> None:
+    """Raise when the model was fitted on test pairs, warn when it was fitted on other data than ``train``.
+
+    The model excludes its own training items (``model.seen_``) from every list, the harness
+    those of ``train``; they must be the same pairs, or the metrics are silently wrong.
+    """
+    seen = sp.csr_matrix(model.seen_, dtype=bool, copy=True)
+    seen.sum_duplicates()  # canonical: sorted indices, as train.matrix()
+    seen.eliminate_zeros()
+    ref = train.matrix().astype(bool)
+    if seen.nnz == ref.nnz and np.array_equal(seen.indptr, ref.indptr) and np.array_equal(seen.indices, ref.indices):
+        return
+    extra = (seen.astype(np.int8) - seen.multiply(ref).astype(np.int8)).tocsr()
+    extra.eliminate_zeros()
+    missing = int(ref.nnz - seen.multiply(ref).nnz)
+    leaked = int(extra.multiply(test.matrix().astype(bool)).nnz)
+    if leaked:
+        raise CourseKitError(
+            f"train is not the data the model was fitted on: model.seen_ holds {leaked} (user, item) pairs of "
+            "test that train does not. The model never recommends its own training items, so those test items "
+            "can never be hit and every metric drops toward 0. Fit the model on the train part only and pass "
+            "that same part: model.fit(split.train); evaluate(model, split.train, split.test) "
+            "(are train and test swapped?)."
+        )
+    warnings.warn(
+        f"train differs from the data the model was fitted on ({int(extra.nnz)} pairs in model.seen_ not in "
+        f"train, {missing} pairs of train not in model.seen_), so the model and the harness exclude different "
+        "items. Pass as train the data the model was fitted on: model.fit(train); evaluate(model, train, test).",
+        UserWarning, stacklevel=4,
+    )
 
 
 def _check_scores(scores, train: Interactions) -> np.ndarray:
@@ -214,7 +262,11 @@ def evaluate(model_or_scores, train: Interactions, test: Interactions, ks=(5, 10
     train, test : Interactions
         Cut from the same data (same universe), e.g. with :mod:`coursekit.splits`.
     ks : int or sequence of int
-        Cutoffs; the lists are ranked once at ``max(ks)``.
+        Cutoffs; the lists are ranked once at ``max(ks)``, clipped to the catalogue as
+        :meth:`~coursekit.models.base.Recommender.recommend` clips ``k`` (a list cannot hold more
+        than ``n_items`` items). The metrics keep their definition at the requested ``k`` (precision
+        divides by ``k``; the others equal their value at ``n_items``), so ``ks=(10**6,)`` costs no
+        more memory than ``ks=(n_items,)``.
     metrics : sequence of str, optional
         Any of ``"precision", "recall", "ndcg", "map", "mrr", "hit_rate"`` (the default) and
         ``"auc"`` (over the full ranking; ``k`` is empty). See :mod:`coursekit.metrics.ranking`
@@ -230,11 +282,13 @@ def evaluate(model_or_scores, train: Interactions, test: Interactions, ks=(5, 10
     min_rating : float, optional
         Only test items rated at least this are relevant (explicit data).
     batch_size : int, optional
-        Users scored at a time.
+        Users scored at a time (a positive integer; ``None`` picks one).
 
     Notes
     -----
-    In the model path, cold users get the model's own rule (``model.cold_users``: the named
+    In the model path, ``train`` must be the data the model was fitted on (``model.seen_``): a
+    model fitted on test pairs (fitted on all the data, or ``train`` and ``test`` swapped) raises,
+    one fitted on other data warns. Cold users get the model's own rule (``model.cold_users``: the named
     ``"popular"`` fallback, or ``"error"``, which then raises here as it would in ``recommend``).
 
     Returns
@@ -262,13 +316,12 @@ def evaluate(model_or_scores, train: Interactions, test: Interactions, ks=(5, 10
     check_same_universe(train, test)
     ks = _check_ks(ks)
     metrics = _check_metrics(metrics, [*_RANKING, "auc"], DEFAULT_METRICS)
+    batch_size = check_batch_size(batch_size)
     is_model = isinstance(model_or_scores, Recommender)
     if is_model:
-        _check_model_universe(model_or_scores, train)
+        _check_model_universe(model_or_scores, train, test)
     else:
         model_or_scores = _check_scores(model_or_scores, train)
-    if batch_size is not None:
-        batch_size = check_positive_int(batch_size, "batch_size")
     rel_graded, n_overlap = relevance_matrix(train, test, relevance, min_rating)
     rel_binary = rel_graded.copy()
     rel_binary.data[:] = 1.0
@@ -279,7 +332,7 @@ def evaluate(model_or_scores, train: Interactions, test: Interactions, ks=(5, 10
     test_users = test.user_counts() > 0
     groups = {WARM: np.nonzero(has_rel & (train_counts > 0))[0],
               COLD: np.nonzero(has_rel & (train_counts == 0))[0]}
-    kmax = max(ks)
+    kmax = min(max(ks), max(train.n_items, 1))  # longer lists cannot exist (see _ranking_at)
     rows: list[dict] = []
     lists = {}
     for group, users in groups.items():
@@ -292,10 +345,8 @@ def evaluate(model_or_scores, train: Interactions, test: Interactions, ks=(5, 10
             for m in metrics:
                 if m == "auc":
                     continue
-                if m == "ndcg" and relevance == "rating":
-                    vals = ndcg_at_k(top, rel_g, k, graded=True)
-                else:
-                    vals = _RANKING[m](top, rel_b, k)
+                graded = m == "ndcg" and relevance == "rating"
+                vals = _ranking_at(m, top, rel_g if graded else rel_b, k, graded)
                 rows.append(_rows(m, k, vals, group))
         if "auc" in metrics:
             rows.append(_rows("auc", None, _auc_values(model_or_scores, users, rel_binary, seen, batch_size), group))
@@ -342,14 +393,16 @@ def evaluate_per_user(model_or_scores, train: Interactions, test: Interactions, 
     check_same_universe(train, test)
     metric = check_choice(metric, "metric", list(_RANKING))
     k = check_positive_int(k, "k")
+    batch_size = check_batch_size(batch_size)
     if isinstance(model_or_scores, Recommender):
-        _check_model_universe(model_or_scores, train)
+        _check_model_universe(model_or_scores, train, test)
     else:
         model_or_scores = _check_scores(model_or_scores, train)
     rel, _ = relevance_matrix(train, test)
     users = np.nonzero((np.diff(rel.indptr) > 0) & (train.user_counts() > 0))[0]
-    top = _top_lists(model_or_scores, users, k, train.matrix("binary", dtype=np.float64), batch_size)
-    values = _RANKING[metric](top, rel[users], k)
+    top = _top_lists(model_or_scores, users, min(k, max(train.n_items, 1)), train.matrix("binary", dtype=np.float64),
+                     batch_size)
+    values = _ranking_at(metric, top, rel[users], k)
     return pd.Series(values, index=pd.Index(train.users.ids[users], name="user_id"), name=f"{metric}@{k}")
 
 
@@ -422,6 +475,43 @@ def _sample_negatives(pair_users: np.ndarray, known: sp.csr_matrix, n_neg: int,
     return neg
 
 
+def _sampled_ranks(model, train: Interactions, test: Interactions, n_neg: int, seed: int,
+                   batch_size: int | None) -> tuple[sp.csr_matrix, int, np.ndarray, np.ndarray]:
+    """Relevance, overlap count, and for every relevant test pair (sorted by user) its user and sampled rank."""
+    seed, batch_size = check_seed(seed), check_batch_size(batch_size)
+    rel, n_overlap = relevance_matrix(train, test)
+    known = ((train.matrix(dtype=np.float64) + test.matrix(dtype=np.float64)) > 0).tocsr()
+    known.sort_indices()
+    free = train.n_items - np.diff(known.indptr)
+    pair_u = np.repeat(np.arange(rel.shape[0], dtype=np.int64), np.diff(rel.indptr))
+    pair_i = rel.indices.astype(np.int64)
+    short = np.unique(pair_u[free[pair_u] < n_neg])
+    if short.size:
+        raise CourseKitError(
+            f"{short.size} user(s) (e.g. user id {train.users.ids[short[0]]}) have fewer than "
+            f"n_negatives={n_neg} items they never interacted with; lower n_negatives."
+        )
+    rng = np.random.default_rng(seed)
+    neg = _sample_negatives(pair_u, known, n_neg, rng)
+
+    # rank each positive among its negatives, scoring users in batches (pairs are sorted by user)
+    users = np.unique(pair_u)
+    batch = batch_size or max(1, int(2e7 // max(train.n_items, 1)))
+    rank = np.empty(len(pair_u), dtype=np.float64)
+    bounds = np.searchsorted(pair_u, users)
+    for start in range(0, len(users), batch):
+        ub = users[start:start + batch]
+        s = _score_rows(model, ub)
+        lo = bounds[start]
+        hi = bounds[start + len(ub)] if start + len(ub) < len(users) else len(pair_u)
+        row = np.searchsorted(ub, pair_u[lo:hi])
+        pos_s = s[row, pair_i[lo:hi]][:, None]
+        neg_s = s[row[:, None], neg[lo:hi]]
+        above = (neg_s > pos_s) | ((neg_s == pos_s) & (neg[lo:hi] < pair_i[lo:hi, None]))
+        rank[lo:hi] = 1 + above.sum(axis=1)
+    return rel, n_overlap, pair_u, rank
+
+
 def evaluate_sampled(model, train: Interactions, test: Interactions, n_negatives: int = 100,
                      ks=(10,), seed: int = 0, metrics: Sequence[str] | None = None,
                      batch_size: int | None = None) -> pd.DataFrame:
@@ -474,39 +564,11 @@ def evaluate_sampled(model, train: Interactions, test: Interactions, n_negatives
         raise CourseKitError(f"k={max(ks)} exceeds the {n_neg + 1} ranked items (1 test item + {n_neg} "
                              "negatives); lower k or raise n_negatives.")
     if isinstance(model, Recommender):
-        _check_model_universe(model, train)
+        _check_model_universe(model, train, test)
     else:
         model = _check_scores(model, train)
-    rel, n_overlap = relevance_matrix(train, test)
-    known = ((train.matrix(dtype=np.float64) + test.matrix(dtype=np.float64)) > 0).tocsr()
-    known.sort_indices()
-    free = train.n_items - np.diff(known.indptr)
-    pair_u = np.repeat(np.arange(rel.shape[0], dtype=np.int64), np.diff(rel.indptr))
-    pair_i = rel.indices.astype(np.int64)
-    short = np.unique(pair_u[free[pair_u] < n_neg])
-    if short.size:
-        raise CourseKitError(
-            f"{short.size} user(s) (e.g. user id {train.users.ids[short[0]]}) have fewer than "
-            f"n_negatives={n_neg} items they never interacted with; lower n_negatives."
-        )
-    rng = np.random.default_rng(seed)
-    neg = _sample_negatives(pair_u, known, n_neg, rng)
-
-    # rank each positive among its negatives, scoring users in batches (pairs are sorted by user)
+    rel, n_overlap, pair_u, rank = _sampled_ranks(model, train, test, n_neg, seed, batch_size)
     users = np.unique(pair_u)
-    batch = batch_size or max(1, int(2e7 // max(train.n_items, 1)))
-    rank = np.empty(len(pair_u), dtype=np.float64)
-    bounds = np.searchsorted(pair_u, users)
-    for start in range(0, len(users), batch):
-        ub = users[start:start + batch]
-        s = _score_rows(model, ub)
-        lo = bounds[start]
-        hi = bounds[start + len(ub)] if start + len(ub) < len(users) else len(pair_u)
-        row = np.searchsorted(ub, pair_u[lo:hi])
-        pos_s = s[row, pair_i[lo:hi]][:, None]
-        neg_s = s[row[:, None], neg[lo:hi]]
-        above = (neg_s > pos_s) | ((neg_s == pos_s) & (neg[lo:hi] < pair_i[lo:hi, None]))
-        rank[lo:hi] = 1 + above.sum(axis=1)
 
     train_counts = train.user_counts()
     groups = {WARM: train_counts[users] > 0, COLD: train_counts[users] == 0}
@@ -531,3 +593,62 @@ def evaluate_sampled(model, train: Interactions, test: Interactions, n_negatives
         "protocol": f"sampled: each test item vs {n_neg} random unknown items (biased, see docstring)",
     })
     return df
+
+
+def evaluate_sampled_per_user(model, train: Interactions, test: Interactions, metric: str = "ndcg",
+                              k: int = 10, n_negatives: int = 100, seed: int = 0,
+                              batch_size: int | None = None) -> pd.Series:
+    r"""Per-user values of one sampled metric, for paired comparisons (:mod:`coursekit.claims`).
+
+    The protocol of :func:`evaluate_sampled` (each relevant test item ranked against
+    ``n_negatives`` items the user never touched, the per-pair values averaged per user), over
+    the warm users, like :func:`evaluate_per_user` for the full ranking.
+
+    Parameters
+    ----------
+    model : Recommender or array (n_users, n_items)
+        A fitted model or a dense score matrix over the universe of ``train``.
+    metric : {"ndcg", "hit_rate", "mrr"}
+        The sampled metric.
+    k : int
+        Cutoff, at most ``n_negatives + 1``.
+    n_negatives, seed : int
+        As in :func:`evaluate_sampled` (the same seed draws the same negatives).
+
+    Returns
+    -------
+    Series
+        Indexed by external user id (name ``user_id``); its mean equals the ``"warm users"`` row
+        of :func:`evaluate_sampled` with the same arguments.
+
+    Examples
+    --------
+    >>> from coursekit.interactions import Interactions
+    >>> log = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [10, 20, 10, 30]})
+    >>> inter = Interactions.from_frame(log)
+    >>> in_train = np.array([True, False, True, False])
+    >>> train, test = inter.subset(in_train), inter.subset(~in_train)
+    >>> scores = np.array([[0.0, 1.0, 0.5], [0.0, 0.5, 1.0]])     # each user's test item scores highest
+    >>> evaluate_sampled_per_user(scores, train, test, "hit_rate", k=1, n_negatives=1).tolist()
+    [1.0, 1.0]
+    """
+    check_same_universe(train, test)
+    metric = check_choice(metric, "metric", list(_SAMPLED))
+    k = check_positive_int(k, "k")
+    n_neg = check_positive_int(n_negatives, "n_negatives")
+    if k > n_neg + 1:
+        raise CourseKitError(f"k={k} exceeds the {n_neg + 1} ranked items (1 test item + {n_neg} "
+                             "negatives); lower k or raise n_negatives.")
+    if isinstance(model, Recommender):
+        _check_model_universe(model, train, test)
+    else:
+        model = _check_scores(model, train)
+    _, _, pair_u, rank = _sampled_ranks(model, train, test, n_neg, seed, batch_size)
+    hit = rank <= k
+    per_pair = {"hit_rate": hit.astype(float), "ndcg": hit / np.log2(rank + 1), "mrr": hit / rank}[metric]
+    users = np.unique(pair_u)
+    per_user = (np.bincount(pair_u, weights=per_pair, minlength=train.n_users)[users]
+                / np.bincount(pair_u, minlength=train.n_users)[users])
+    warm = train.user_counts()[users] > 0
+    return pd.Series(per_user[warm], index=pd.Index(train.users.ids[users[warm]], name="user_id"),
+                     name=f"sampled {metric}@{k}")

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from coursekit._validation import CourseKitError, UnknownIdError, check_columns
+from coursekit._validation import CourseKitError, UnknownIdError, check_columns, check_id_array
 
 USER, ITEM, RATING, TIMESTAMP = "user_id", "item_id", "rating", "timestamp"
 
@@ -62,6 +62,7 @@ class IdMap:
 
     @classmethod
     def from_ids(cls, ids, kind: str = "item") -> IdMap:
+        _check_no_missing(ids, f"{kind}_id")
         arr = np.asarray(ids)
         if arr.size and not np.issubdtype(arr.dtype, np.integer):
             raise CourseKitError(
@@ -79,7 +80,7 @@ class IdMap:
 
     def index(self, external_ids) -> np.ndarray:
         """Indices of ``external_ids``; raises :class:`UnknownIdError` naming any unknown id."""
-        ext = np.atleast_1d(np.asarray(external_ids))
+        ext = check_id_array(external_ids, f"{self.kind}s")
         if ext.size == 0:
             return np.zeros(0, dtype=np.int64)
         if not np.issubdtype(ext.dtype, np.integer):
@@ -96,6 +97,21 @@ class IdMap:
                 f"{self.kind}s=... covering every id you will ask about."
             )
         return idx.astype(np.int64)
+
+
+def _check_no_missing(ids, column: str) -> None:
+    """Raise if ``ids`` holds missing values (NaN, None, ``<NA>`` of a nullable ``Int64`` column)."""
+    if isinstance(ids, (pd.Series, pd.Index)):
+        missing = int(ids.isna().sum())
+    else:
+        arr = np.asarray(ids)
+        missing = 0 if np.issubdtype(arr.dtype, np.integer) else int(pd.isna(arr).sum())
+    if missing:
+        raise CourseKitError(
+            f"{column} has {missing} missing id(s) (NaN / <NA>); every event needs a {column}. Drop those "
+            f"rows first, e.g. frame = frame.dropna(subset=['{column}']), then frame['{column}'] = "
+            f"frame['{column}'].astype('int64')."
+        )
 
 
 class Interactions:
@@ -122,6 +138,8 @@ class Interactions:
         self.frame = frame.reset_index(drop=True)
         self.users = users
         self.items = items
+        _check_no_missing(self.frame[USER], USER)
+        _check_no_missing(self.frame[ITEM], ITEM)
         self.user_index = users.index(self.frame[USER].to_numpy())
         self.item_index = items.index(self.frame[ITEM].to_numpy())
 

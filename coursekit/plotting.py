@@ -26,7 +26,8 @@ import pandas as pd
 from coursekit._validation import CourseKitError
 
 __all__ = ["use_course_style", "top_share", "plot_long_tail", "plot_rating_histogram",
-           "plot_activity_over_time", "plot_interaction_density", "plot_metric_bars"]
+           "plot_activity_over_time", "plot_interaction_density", "plot_metric_bars",
+           "events_per_period", "integer_log_bins"]
 
 
 def use_course_style() -> None:
@@ -117,11 +118,37 @@ def plot_rating_histogram(ratings, ax=None, title: str = ""):
 _PERIOD_NAMES = {"D": "day", "W": "week", "M": "month", "Q": "quarter", "Y": "year"}
 
 
-def plot_activity_over_time(timestamps, groups=None, freq: str = "W", ax=None, title: str = ""):
-    """Number of events per period (``freq``: a pandas period alias, "D", "W", "M", "Y").
+def events_per_period(timestamps, groups=None, freq: str = "W", complete_only: bool = False) -> pd.DataFrame:
+    """Number of events per calendar period (rows: period start, columns: groups; empty periods are 0).
 
-    ``timestamps`` are seconds since the epoch; ``groups`` (optional, one label per event)
-    draws one line per label (event types, train / test). Returns the Axes (one line per group).
+    Parameters
+    ----------
+    timestamps : array (n,)
+        Seconds since the epoch.
+    groups : array (n,), optional
+        One label per event (event types, train / test); one column per label.
+    freq : str
+        A pandas period alias: "D", "W" (Monday to Sunday), "M", "Q", "Y".
+    complete_only : bool
+        Leave out the first and the last period when the log covers them only in part (it starts
+        after the period's first day or ends before its last day). A partial period holds fewer
+        events only because it is shorter, so it draws a dip that is not in the data.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by the periods' start times; ``attrs["dropped"]`` lists the start times of the
+        partial periods left out.
+
+    Examples
+    --------
+    >>> day = 86_400
+    >>> ts = 1_735_689_600 + day * np.array([0, 1, 5, 6, 19, 20, 21])   # Wed 2025-01-01 to Wed 2025-01-22
+    >>> events_per_period(ts, freq="W")["events"].tolist()              # weeks start on Mondays
+    [2, 2, 0, 3]
+    >>> table = events_per_period(ts, freq="W", complete_only=True)
+    >>> table["events"].tolist(), [str(t.date()) for t in table.attrs["dropped"]]
+    ([2, 0], ['2024-12-30', '2025-01-20'])
     """
     ts = np.asarray(timestamps)
     if ts.ndim != 1 or ts.size == 0:
@@ -130,19 +157,79 @@ def plot_activity_over_time(timestamps, groups=None, freq: str = "W", ax=None, t
     labels = pd.Series(["events"] * ts.size if groups is None else np.asarray(groups, dtype=object))
     if len(labels) != ts.size:
         raise CourseKitError(f"groups has {len(labels)} labels for {ts.size} timestamps; pass one label per event.")
-    periods = pd.Series(when).dt.to_period(freq).dt.start_time
-    table = pd.crosstab(periods.to_numpy(), labels.to_numpy()).sort_index()
-    full = pd.period_range(table.index.min(), table.index.max(), freq=freq).start_time
-    table = table.reindex(full, fill_value=0)
+    periods = pd.Series(when).dt.to_period(freq)
+    table = pd.crosstab(periods.dt.start_time.to_numpy(), labels.to_numpy()).sort_index()
+    span = pd.period_range(periods.min(), periods.max(), freq=freq)
+    table = table.reindex(span.start_time, fill_value=0)
+    table.columns.name = None
+    dropped = []
+    if complete_only:
+        first_day, last_day = when.min().normalize(), when.max().normalize()
+        keep = np.ones(len(span), dtype=bool)
+        if first_day > span[0].start_time:
+            keep[0] = False
+        if last_day < span[-1].end_time.normalize():
+            keep[-1] = False
+        dropped = list(table.index[~keep])
+        table = table[keep]
+    table.attrs["dropped"] = dropped
+    return table
+
+
+def plot_activity_over_time(timestamps, groups=None, freq: str = "W", ax=None, title: str = "",
+                            complete_only: bool = False):
+    """Number of events per period (``freq``: a pandas period alias, "D", "W", "M", "Y").
+
+    ``timestamps`` are seconds since the epoch; ``groups`` (optional, one label per event)
+    draws one line per label (event types, train / test). ``complete_only`` leaves out a
+    partial first or last period (see :func:`events_per_period`), which would draw a spurious
+    dip. Returns the Axes (one line per group).
+    """
+    table = events_per_period(timestamps, groups=groups, freq=freq, complete_only=complete_only)
     ax = _axes(ax, (8, 3.5))
     for name in table.columns:
         ax.plot(table.index, table[name], lw=1.2, label=str(name))
+    ax.set_xlabel("period start" + (" (complete periods only)" if table.attrs["dropped"] else ""))
     ax.set_ylabel(f"events per {_PERIOD_NAMES.get(freq, freq)}")
     ax.set_title(title or "Activity over time")
     if groups is not None:
         ax.legend()
     ax.tick_params(axis="x", labelrotation=30)   # this Axes only (autofmt_xdate would change the whole figure)
     return ax
+
+
+def integer_log_bins(max_value: int, n_bins: int = 40) -> np.ndarray:
+    """Histogram edges for positive integer counts on a log axis, each bin holding whole integers.
+
+    Log-spaced edges cut between integers irregularly, so some bins hold no integer at all and the
+    histogram of counts looks like a comb. Here the log-spaced points are rounded to integers,
+    duplicates dropped, and the edges put halfway between integers: every bin holds at least one
+    integer and the last bin ends at ``max_value + 0.5``.
+
+    Parameters
+    ----------
+    max_value : int
+        The largest count to cover (>= 1).
+    n_bins : int
+        Number of log-spaced bins asked for; fewer come back where they would be narrower than 1.
+
+    Returns
+    -------
+    array
+        Increasing edges for ``np.histogram`` / ``plt.hist(bins=...)``.
+
+    Examples
+    --------
+    >>> integer_log_bins(10, n_bins=5).tolist()
+    [0.5, 1.5, 2.5, 3.5, 5.5, 9.5, 10.5]
+    """
+    if isinstance(max_value, bool) or not float(max_value) >= 1 or not float(max_value).is_integer():
+        raise CourseKitError(f"max_value must be an integer >= 1 (the largest count), got {max_value!r}.")
+    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
+        raise CourseKitError(f"n_bins must be a positive integer, got {n_bins!r}.")
+    top = int(max_value)
+    points = np.unique(np.round(np.logspace(0, np.log10(top), int(n_bins) + 1)))
+    return np.concatenate([points - 0.5, [top + 0.5]]) if top > 1 else np.array([0.5, 1.5])
 
 
 def plot_interaction_density(matrix, bins: int = 50, ax=None, title: str = ""):

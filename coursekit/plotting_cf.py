@@ -76,14 +76,30 @@ def plot_matrix(matrix: pd.DataFrame, title: str = "", ax=None, fmt: str = "{:.2
 
 def plot_sweep(table: pd.DataFrame, x: str, y: str, hue: str | None = None, ax=None, logx: bool = False,
                title: str = "", ylabel: str | None = None, marker: str = "o"):
-    """Line plot of ``y`` against ``x`` from a tidy table, one line per value of ``hue``."""
+    """Line plot of ``y`` against ``x`` from a tidy table, one line per value of ``hue``.
+
+    With ``logx`` (and at most 12 distinct positive ``x``), the ticks are the ``x`` values tried.
+
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> t = pd.DataFrame({"k": [10, 100, 400] * 2, "NDCG": [.1, .2, .15, .1, .1, .1], "beta": [0] * 3 + [10] * 3})
+    >>> ax = plot_sweep(t, x="k", y="NDCG", hue="beta", logx=True)
+    >>> [tick.get_text() for tick in ax.get_xticklabels()], len(ax.get_lines())
+    (['10', '100', '400'], 2)
+    """
     ax = _axes(ax)
     groups = [(None, table)] if hue is None else table.groupby(hue, sort=True)
     for key, part in groups:
         part = part.sort_values(x)
         ax.plot(part[x], part[y], marker=marker, label=None if key is None else f"{hue}={key}")
     if logx:
+        from matplotlib.ticker import NullFormatter
+
         ax.set_xscale("log")
+        values = np.unique(np.asarray(table[x], dtype=float))
+        if 0 < len(values) <= 12 and (values > 0).all():   # label the values tried, not powers of ten
+            ax.set_xticks(values, [f"{v:g}" for v in values])
+        ax.xaxis.set_minor_formatter(NullFormatter())   # minor labels (3x10^-2, 4x10^-2, ...) would overlap
     ax.set_xlabel(x)
     ax.set_ylabel(ylabel or y)
     ax.set_title(title)
@@ -110,16 +126,32 @@ def plot_learning_curves(history: dict[str, Sequence[float]], ax=None, title: st
 
 
 def plot_item_map(xy: np.ndarray, labels: pd.Series | np.ndarray, ax=None, top: int = 8, title: str = "",
-                  annotate: dict[int, str] | None = None, size: float = 6.0):
+                  annotate: dict[int, str] | None = None, size: float = 6.0, xlabel: str = "dimension 1",
+                  ylabel: str = "dimension 2", clip: tuple[float, float] | None = (0.01, 0.99)):
     """Scatter of 2-D item coordinates coloured by the ``top`` most frequent labels (the rest grey).
 
     ``annotate`` maps row positions to text written next to those points (a few known items).
+    ``xlabel``/``ylabel`` name the axes (e.g. ``"PC1 (12% of variance)"``). ``clip=(lo, hi)`` limits
+    each axis to the ``lo``..``hi`` quantiles of the coordinates (plus a 5% margin), so that a few
+    outlying items do not squash the map; how many points fall outside is written in the title.
+    ``clip=None`` shows every point.
+
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> xy = np.r_[np.random.default_rng(0).uniform(size=(200, 2)), [[80.0, 0.5]]]   # one outlier
+    >>> ax = plot_item_map(xy, ["a"] * 201, xlabel="PC1", ylabel="PC2")
+    >>> bool(ax.get_xlim()[1] < 2), ax.get_xlabel(), ax.get_title()
+    (True, 'PC1', '(1 of 201 points outside the 1%-99% quantile box, not shown)')
     """
     ax = _axes(ax, (7, 6))
     xy = np.asarray(xy, dtype=float)
     labels = pd.Series(np.asarray(labels, dtype=object))
     if xy.shape != (len(labels), 2):
         raise CourseKitError(f"xy must have shape (n_items, 2) = ({len(labels)}, 2), got {xy.shape}.")
+    if clip is not None:
+        lo_q, hi_q = clip
+        if not (0.0 <= lo_q < hi_q <= 1.0):
+            raise CourseKitError(f"clip must be two quantiles 0 <= lo < hi <= 1 (e.g. (0.01, 0.99)) or None, got {clip!r}.")
     common = labels.value_counts().index[:top]
     other = ~labels.isin(common).to_numpy()
     ax.scatter(xy[other, 0], xy[other, 1], s=size, c="lightgrey", label="other")
@@ -128,7 +160,20 @@ def plot_item_map(xy: np.ndarray, labels: pd.Series | np.ndarray, ax=None, top: 
         ax.scatter(xy[sel, 0], xy[sel, 1], s=size, label=f"{name} ({sel.sum()})", alpha=0.8)
     for pos, text in (annotate or {}).items():
         ax.annotate(text, xy[pos], fontsize=8)
-    ax.set_title(title)
+    note = ""
+    if clip is not None and len(xy):
+        lo, hi = np.quantile(xy, [lo_q, hi_q], axis=0)
+        pad = 0.05 * np.maximum(hi - lo, 1e-12)
+        lo, hi = lo - pad, hi + pad
+        ax.set_xlim(lo[0], hi[0])
+        ax.set_ylim(lo[1], hi[1])
+        outside = int((~((xy >= lo) & (xy <= hi)).all(axis=1)).sum())
+        if outside:
+            note = (f"({outside} of {len(xy)} points outside the {lo_q:.0%}-{hi_q:.0%} quantile box, "
+                    "not shown)")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(f"{title}\n{note}" if title and note else title or note)
     ax.legend(fontsize=7, markerscale=2, loc="best")
     return ax
 

@@ -60,7 +60,7 @@ def run_notebook(path: Path, output_dir: Path, parameters: dict[str, Any] | None
     import papermill as pm
 
     path = Path(path)
-    output_dir = Path(output_dir)
+    output_dir = Path(output_dir).resolve()   # absolute: papermill runs the kernel in the notebook folder
     output_dir.mkdir(parents=True, exist_ok=True)
     out = output_dir / path.name
     parameters = dict(parameters or {})

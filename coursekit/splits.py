@@ -42,7 +42,7 @@ from typing import Literal, NamedTuple
 import numpy as np
 import pandas as pd
 
-from coursekit._validation import CourseKitError, check_choice, check_fraction
+from coursekit._validation import CourseKitError, check_choice, check_fraction, check_seed
 from coursekit.interactions import TIMESTAMP, Interactions
 
 __all__ = [
@@ -106,6 +106,22 @@ def _timestamps(inter: Interactions, what: str) -> np.ndarray:
     return ts
 
 
+def _check_cut(value, ts: np.ndarray, name: str):
+    """``value`` as a cut comparable with the timestamps ``ts`` (numbers with numbers, datetimes with datetimes)."""
+    if np.issubdtype(ts.dtype, np.datetime64):
+        try:
+            return np.datetime64(pd.Timestamp(value))
+        except (TypeError, ValueError):
+            raise CourseKitError(f"{name} must be a date/time like the datetime timestamps, got {value!r}.") from None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise CourseKitError(
+            f"{name} must be a number in the unit of the timestamps (dtype {ts.dtype}, e.g. seconds since "
+            f"1970), got {value!r} ({type(value).__name__}). Convert it, e.g. "
+            f"{name}=int(pd.Timestamp('2020-01-01').timestamp()) for seconds."
+        )
+    return value
+
+
 def _build(inter: Interactions, label: np.ndarray, with_valid: bool) -> Split:
     """Cut ``inter`` by per-event labels (0 train, 1 test, 2 valid)."""
     valid = inter.subset(label == VALID) if with_valid else None
@@ -151,7 +167,7 @@ def user_time_order(inter: Interactions) -> tuple[np.ndarray, np.ndarray, np.nda
 
 
 def _choose(ids: np.ndarray, n_test: int, n_valid: int, seed) -> tuple[np.ndarray, np.ndarray]:
-    perm = np.random.default_rng(seed).permutation(ids)
+    perm = np.random.default_rng(check_seed(seed)).permutation(ids)
     return perm[:n_test], perm[n_test:n_test + n_valid]
 
 
@@ -206,7 +222,8 @@ def global_temporal_split(inter: Interactions, test_frac: float = 0.2, valid_fra
     Parameters
     ----------
     cut_time : number, optional
-        An explicit cut; then ``test_frac`` is ignored and validation needs ``valid_cut_time``
+        An explicit cut, in the unit of the timestamps (seconds for the course data: convert a
+        date with ``int(pd.Timestamp("2020-01-01").timestamp())``); then ``test_frac`` is ignored and validation needs ``valid_cut_time``
         (``valid_frac`` must stay 0).
     valid_cut_time : number, optional
         Explicit validation cut, ``<= cut_time``; only together with ``cut_time``.
@@ -241,7 +258,8 @@ def global_temporal_split(inter: Interactions, test_frac: float = 0.2, valid_fra
             raise CourseKitError("with an explicit cut_time, give the validation cut as valid_cut_time= "
                                  "instead of valid_frac.")
         with_valid = valid_cut_time is not None
-        valid_cut_time = cut_time if valid_cut_time is None else valid_cut_time
+        cut_time = _check_cut(cut_time, ts, "cut_time")
+        valid_cut_time = cut_time if valid_cut_time is None else _check_cut(valid_cut_time, ts, "valid_cut_time")
         if valid_cut_time > cut_time:
             raise CourseKitError(f"valid_cut_time ({valid_cut_time}) must be <= cut_time ({cut_time}).")
     label = np.where(ts >= cut_time, TEST, np.where(ts >= valid_cut_time, VALID, TRAIN)).astype(np.int8)
@@ -386,11 +404,54 @@ def cold_user_split(inter: Interactions, test_frac: float = 0.2, seed: int = 0,
 
 
 # ---------------------------------------------------------------------------- inspection
+def _as_split(split) -> Split:
+    """``split`` as a :class:`Split`: a Split, or a plain ``(train, test)`` / ``(train, test, valid)`` tuple."""
+    if not isinstance(split, tuple) or len(split) not in (2, 3):
+        raise CourseKitError(
+            f"split must be a Split or a tuple (train, test[, valid]) of Interactions, got "
+            f"{type(split).__name__}{f' of length {len(split)}' if isinstance(split, tuple) else ''}."
+        )
+    split = split if isinstance(split, Split) else Split(*split)
+    for name, part in zip(("train", "test", "valid"), split):
+        if not (isinstance(part, Interactions) or (name == "valid" and part is None)):
+            raise CourseKitError(f"split.{name} must be coursekit Interactions, got {type(part).__name__}.")
+    return split
+
+
 def _parts(split: Split) -> list[tuple[str, Interactions]]:
-    if not isinstance(split, tuple) or len(split) != 3:
-        raise CourseKitError(f"expected a Split (train, test, valid), got {type(split).__name__}.")
+    split = _as_split(split)
     return [(n, p) for n, p in zip(("train", "valid", "test"), (split.train, split.valid, split.test))
             if p is not None]
+
+
+def _check_one_universe(parts: list[tuple[str, Interactions]]) -> None:
+    """Raise unless every part shares the first part's user and item universe (else indices do not line up)."""
+    (n0, p0), rest = parts[0], parts[1:]
+    for name, p in rest:
+        for kind in ("users", "items"):
+            a, b = getattr(p0, kind), getattr(p, kind)
+            if a is not b and not np.array_equal(a.ids, b.ids):
+                raise CourseKitError(
+                    f"split: {n0} and {name} have different {kind} universes ({len(a)} vs {len(b)} {kind}), so "
+                    "their indices do not line up. Cut every part from one Interactions with a coursekit.splits "
+                    "function (or Interactions.subset)."
+                )
+
+
+def _check_no_shared_event(parts: list[tuple[str, Interactions]]) -> None:
+    """Raise :class:`LeakageError` if an identical event (every common column equal) is in two parts."""
+    cols = sorted(set.intersection(*(set(p.frame.columns) for _, p in parts)))
+    try:
+        hashes = [(n, set(pd.util.hash_pandas_object(p.frame[cols], index=False))) for n, p in parts]
+    except TypeError:  # an unhashable column (lists): compare the event columns only
+        cols = [c for c in ("user_id", "item_id", "rating", TIMESTAMP) if c in cols]
+        hashes = [(n, set(pd.util.hash_pandas_object(p.frame[cols], index=False))) for n, p in parts]
+    for i, (n1, h1) in enumerate(hashes):
+        for n2, h2 in hashes[i + 1:]:
+            shared = h1 & h2
+            if shared:
+                raise LeakageError(f"event leakage: {len(shared)} event(s) (identical {cols}) are in both "
+                                   f"{n1} and {n2}; each event must land in exactly one part.")
 
 
 def split_summary(split: Split) -> pd.DataFrame:
@@ -407,6 +468,7 @@ def split_summary(split: Split) -> pd.DataFrame:
     train       2      2           0
     test        2      2           2
     """
+    split = _as_split(split)
     parts = _parts(split)
     train = split.train
     tr_users, tr_items = train.user_counts() > 0, train.item_counts() > 0
@@ -451,6 +513,11 @@ def check_no_leakage(split: Split, temporal: Literal["global", "user"] | None = 
                      cold: Literal["item", "user"] | None = None) -> None:
     r"""Raise :class:`LeakageError` if ``split`` breaks the guarantee of its kind.
 
+    Always (also with no option): ``split`` is a :class:`Split` or a plain ``(train, test[, valid])``
+    tuple of Interactions over **one** user/item universe (else :class:`CourseKitError`), and no
+    event, identical in every column, is in two parts. The guarantee of a kind of split needs
+    its option.
+
     ``temporal="global"``: :math:`\max t_{train} \le \min t_{valid} \le \dots \le \min t_{test}`
     (each part is not later than the next). ``temporal="user"``: per user, the last
     training event is not after the first test (and validation) event, comparing
@@ -472,6 +539,10 @@ def check_no_leakage(split: Split, temporal: Literal["global", "user"] | None = 
         check_choice(temporal, "temporal", ["global", "user"])
     if cold is not None:
         check_choice(cold, "cold", ["item", "user"])
+    split = _as_split(split)
+    parts = _parts(split)
+    _check_one_universe(parts)
+    _check_no_shared_event(parts)
     train = split.train
     later = [(n, p) for n, p in (("valid", split.valid), ("test", split.test)) if p is not None]
     if temporal == "global":

@@ -1,5 +1,6 @@
 """Claims: the 2-SE rule, margins, errors (lower is better), records and the runner's check."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -112,3 +113,22 @@ def test_runner_marks_a_notebook_whose_required_claim_fails(tmp_path):
     assert bad.status == "claim failed" and "A and B" in bad.error
     smoke = run_notebook(path, tmp_path / "out", {"GAP": 0.0, "SMOKE": True})
     assert smoke.status == "ok"   # data-size dependent claims are not required in smoke runs
+
+
+def test_runner_reads_claims_back_with_a_relative_output_folder(tmp_path, monkeypatch):
+    """papermill runs the kernel in the notebook's folder: a relative --output must still find the claims."""
+    pytest.importorskip("papermill")
+    import nbformat
+
+    from coursekit.runner import run_notebook
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(
+        "import numpy as np\nfrom coursekit.claims import compare\nb = np.linspace(0, 1, 50)\n"
+        "compare(b, b, 'A', 'B', metric='m', expect='beats').require(key='tie')")]
+    (tmp_path / "lessons").mkdir()
+    nbformat.write(nb, tmp_path / "lessons" / "rel.ipynb")
+    monkeypatch.chdir(tmp_path)
+    run = run_notebook(Path("lessons/rel.ipynb"), Path("out"), {})
+    assert run.claims_total == 1 and run.status == "claim failed"

@@ -282,3 +282,46 @@ def test_choose_prior_weight_picks_validation_argmax(log):
     assert not np.isin(ob.train.user_index, ob.new_users).any()   # only training users choose beta
     again = choose_prior_weight(ob.train, ks=(1, 3), betas=(0.0, 0.3), seed=3, factors=4, iterations=3)
     assert all(np.allclose(chosen[k][1], again[k][1]) for k in chosen)
+
+
+# ------------------------------------------------------------------ helpers behind lesson 06's claims
+def test_order_agreement_shared_vs_independent_orders():
+    from coursekit.coldstart import order_agreement
+
+    rng = np.random.default_rng(0)
+    cand = np.zeros(30, bool)
+    cand[:20] = True
+    shared = np.tile(rng.random(30), (40, 1)) + 1e-6 * rng.random((40, 30))   # one order, tiny per-user noise
+    assert order_agreement(shared, np.arange(40), cand) > 0.99
+    assert abs(order_agreement(rng.random((40, 30)), np.arange(40), cand)) < 0.2
+    with pytest.raises(CourseKitError, match="candidate"):
+        order_agreement(shared, np.arange(40), np.eye(1, 30, dtype=bool)[0])
+
+
+def test_similarity_alignment_se_bootstrap():
+    from coursekit.coldstart import similarity_alignment, similarity_alignment_se
+
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(60, 4))
+    b = a + 0.5 * rng.normal(size=a.shape)
+    value, se = similarity_alignment_se(b, a, n_boot=40, seed=0)
+    assert value == pytest.approx(similarity_alignment(b, a))
+    assert 0 < se < 0.2 and value - 2 * se > 0
+    noise, noise_se = similarity_alignment_se(rng.normal(size=(60, 4)), a, n_boot=40, seed=0)
+    assert abs(noise) < 2.5 * noise_se + 0.05                   # unrelated vectors: within noise of 0
+    with pytest.raises(CourseKitError, match="n_boot"):
+        similarity_alignment_se(a, a, n_boot=1)
+
+
+def test_popularity_probe_errors_give_the_probe_r2():
+    from coursekit.coldstart import popularity_probe, popularity_probe_errors
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(150, 3))
+    pop = np.expm1(np.abs(2 * x[:, 0]))
+    err = popularity_probe_errors(x, pop, seed=1)
+    y = np.log1p(pop)
+    assert err.shape == (150,) and (err >= 0).all()
+    assert 1 - err.sum() / ((y - y.mean()) ** 2).sum() == pytest.approx(popularity_probe(x, pop, seed=1))
+    with pytest.raises(CourseKitError, match="aligned"):
+        popularity_probe_errors(x, pop[:-1])

@@ -206,3 +206,23 @@ def test_two_tower_finetunes_a_tiny_encoder_end_to_end(tmp_path):
     np.testing.assert_allclose(after, model.item_vectors_, atol=1e-5)       # the saved encoder is the trained one
     model.save(tmp_path / "model")
     np.testing.assert_array_equal(Recommender.load(tmp_path / "model").score([0, 1]), model.score([0, 1]))
+
+
+def test_two_tower_early_stopping_keeps_the_best_epoch():
+    from coursekit.evaluation import evaluate_per_user
+    from coursekit.splits import user_temporal_split
+
+    inter, vectors, _ = toy_task(3)
+    fit, valid = user_temporal_split(inter, test_frac=0.2)[:2]
+    model = TwoTower(vectors, dim=8, epochs=12, batch_size=32, lr=0.01, temperature=0.1, device="cpu", seed=0,
+                     early_stopping=2).fit(fit, valid=valid)
+    h = model.valid_history_
+    assert 1 <= model.best_epoch_ <= len(h) <= 12
+    assert h[model.best_epoch_ - 1] == h.max()
+    if len(h) < 12:                                   # stopped early: the last `patience` epochs were no better
+        assert len(h) - model.best_epoch_ == 2
+    # the kept towers are those of the best epoch: their validation NDCG@10 is the recorded best
+    got = evaluate_per_user(model, fit, valid, "ndcg", 10).mean()
+    assert got == pytest.approx(h[model.best_epoch_ - 1], abs=1e-6)
+    with pytest.raises(CourseKitError, match="needs a validation part"):
+        TwoTower(vectors, epochs=2, early_stopping=1).fit(fit)

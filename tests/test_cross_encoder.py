@@ -392,3 +392,25 @@ def test_minilm_scores_pairs():
     assert p.shape == (4,) and np.isfinite(p).all() and ((p > 0) & (p < 1)).all()
     trainable, total = ce.parameter_counts()
     assert 22_000_000 < total < 23_500_000 and trainable == total
+
+
+def test_auc_standard_error_matches_the_spread_of_simulated_aucs():
+    from coursekit.text.training import auc_standard_error
+
+    rng = np.random.default_rng(0)
+    n_pos, n_neg = 60, 180
+    aucs = []
+    for _ in range(400):                      # scores with a true AUC of about 0.70
+        s = np.r_[rng.normal(0.74, 1.0, n_pos), rng.normal(0.0, 1.0, n_neg)]
+        aucs.append(binary_auc(np.r_[np.ones(n_pos), np.zeros(n_neg)], s))
+    se = auc_standard_error(float(np.mean(aucs)), n_pos, n_neg)
+    assert se == pytest.approx(np.std(aucs), rel=0.2)
+    assert np.isnan(auc_standard_error(float("nan"), n_pos, n_neg)) and np.isnan(auc_standard_error(0.6, 0, 5))
+    with pytest.raises(CourseKitError, match="auc must be in"):
+        auc_standard_error(1.5, 10, 10)
+
+
+def test_loading_prints_no_load_report(capfd):
+    CrossEncoder.from_pretrained(max_length=32, device="cpu")
+    out, err = capfd.readouterr()
+    assert "LOAD REPORT" not in out + err and "Loading weights" not in out + err

@@ -124,6 +124,11 @@ def test_drift_users_change_behaviour(default_shop):
     assert abs(hit[late_half].mean() - hit[~late_half].mean()) < 0.03
 
 
+def _surface_forms(word: str) -> list[str]:
+    adjectives, sentences = sh.WORD_FORMS[word]
+    return [f.lower() for f in (*adjectives, *sentences)]
+
+
 def test_event_types_ratings_reviews(default_shop):
     inter, truth = default_shop.interactions, default_shop.truth
     state_time = inter["timestamp"].to_numpy()
@@ -134,26 +139,54 @@ def test_event_types_ratings_reviews(default_shop):
     bins = pd.qcut(a, 4, labels=False, duplicates="drop")
     share = pd.Series(inter["event"].eq("purchase").to_numpy()).groupby(bins).mean()
     assert share.is_monotonic_increasing and share.iloc[-1] > 2 * share.iloc[0]
-    # ratings only on purchases, in 1..5; reviews only on rated events
+    # ratings only on clicks and purchases, in 1..5, one per (user, item) pair, at its first engaged event
     rated = inter["rating"].notna()
-    assert inter.loc[rated, "event"].eq("purchase").all()
-    assert set(inter.loc[rated, "rating"].unique()) <= {1.0, 2.0, 3.0, 4.0, 5.0}
-    assert inter.loc[rated, "rating"].nunique() == 5
+    assert inter.loc[rated, "event"].isin(["click", "purchase"]).all()
+    assert set(inter.loc[rated, "rating"].unique()) == {1.0, 2.0, 3.0, 4.0, 5.0}
+    assert not inter.loc[rated].duplicated(["user_id", "item_id"]).any()
+    engaged = inter[inter["event"].isin(["click", "purchase"])]
+    first = engaged.drop_duplicates(["user_id", "item_id"]).index
+    assert rated[rated].index.isin(first).all()
+    assert 0.8 < rated.sum() / len(first) < 1.0  # most first engagements are rated (calibrated shares)
+    # the rating follows user bias, item bias and affinity
+    r = inter.loc[rated, "rating"].to_numpy()
+    bu = truth["user_rating_bias"].loc[inter.loc[rated, "user_id"]].to_numpy()
+    bi = truth["item_rating_bias"].loc[inter.loc[rated, "item_id"]].to_numpy()
+    for signal in (bu, bi, a[rated.to_numpy()]):
+        assert np.corrcoef(signal, r)[0, 1] > 0.2
+    q = truth["item_quality"].to_numpy()
+    corr = np.corrcoef(truth["item_rating_bias"].to_numpy(), q)[0, 1]
+    assert 0.2 < corr < 0.6  # item quality as raters see it: correlated with popularity, not equal
+    expected = sh.expected_rating(truth, inter.loc[rated, "user_id"].to_numpy()[:2000],
+                                  time=inter.loc[rated, "timestamp"].to_numpy()[:2000])
+    mean_expected = expected[np.arange(2000), inter.loc[rated, "item_id"].to_numpy()[:2000] - 1]
+    assert np.corrcoef(mean_expected, r[:2000])[0, 1] > 0.6
+    # reviews only on rated events; a review names one of the item's words (in one of its surface forms)
     reviewed = inter["review"].notna()
-    assert reviewed.sum() > 1000 and (~reviewed | rated).all()
-    # higher affinity, higher rating
-    assert np.corrcoef(a[rated.to_numpy()], inter.loc[rated, "rating"])[0, 1] > 0.3
-    # a review names one of the item's words, and its tone follows the rating
+    assert reviewed.sum() > 10_000 and (~reviewed | rated).all()
     words = default_shop.items.set_index("item_id")["words"]
     rv = inter[reviewed]
-    assert all(any(w in text.lower() for w in words[i]) for i, text in zip(rv["item_id"], rv["review"]))
+    assert all(any(f in text.lower() for w in words[i] for f in _surface_forms(w))
+               for i, text in zip(rv["item_id"].iloc[:3000], rv["review"].iloc[:3000]))
     low = rv.loc[rv["rating"] <= 2, "review"]
     high = rv.loc[rv["rating"] >= 4, "review"]
-    assert low.str.contains("Disappointed|Returned|put me off").all()
-    assert high.str.contains("Love|got it right|Really happy").all()
+    assert low.str.contains("Disappointed|Returned|put me off|Not for me").all()
+    assert high.str.contains("Love|got it right|Really happy|Would buy again").all()
     pair = rv["review"].str.extract(r"I like that it is (.+), but the (.+) part")
     pair = pair.dropna()
     assert len(pair) > 10 and (pair[0] != pair[1]).all()
+
+
+def test_calibration_targets_hold_on_the_shipped_shop(default_shop):
+    """Targets 1 and 2 of the card (datasets/shop/README.md): MovieLens-like long tail and enough ratings."""
+    from coursekit.datasets import describe
+
+    d = describe(default_shop)["shop"]
+    assert 0.55 <= d["top-10% item share"] <= 0.70, d["top-10% item share"]
+    assert 0.65 <= d["item gini"] <= 0.80, d["item gini"]
+    assert d["ratings"] >= 40_000 and d["median ratings per user"] >= 15
+    assert d["rated pairs"] == d["ratings"]  # one rating per (user, item) pair
+    assert d["events"] <= 250_000 and d["users"] == 2000 and d["items"] == 1000
 
 
 def test_shipped_shop_equals_generated(default_shop):
@@ -251,20 +284,54 @@ def test_make_shop_bad_arguments():
         sh.make_shop(late_item_frac=1.0)
     with pytest.raises(CourseKitError, match="seed"):
         sh.make_shop(seed=1.5)
+    with pytest.raises(CourseKitError, match="params must be a ShopParams"):
+        sh.make_shop(params={"taste_scale": 1.0})
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("taste_scale", -1.0, r"taste_scale must be a finite number >= 0, got -1.0"),
+    ("activity_sigma", float("nan"), r"activity_sigma must be a finite number, got nan"),
+    ("rating_noise", "big", r"rating_noise must be a finite number, got 'big'"),
+    ("user_bias_sd", -0.1, r"user_bias_sd must be a finite number >= 0, got -0.1"),
+    ("item_bias_popularity_corr", 1.5, r"item_bias_popularity_corr must lie in \[-1, 1\], got 1.5"),
+    ("rated_share", 1.2, r"rated_share must be a probability in \[0, 1\], got 1.2"),
+    ("rated_click_share", -0.5, r"rated_click_share must be a probability in \[0, 1\], got -0.5"),
+    ("review_share", True, r"review_share must be a finite number, got True"),
+    ("rating_cuts", (1.0, 3.0, 2.0, 4.0), r"rating_cuts must be 4 increasing finite numbers, got \(1.0, 3.0, 2.0, 4.0\)"),
+    ("rating_cuts", (1.0, 2.0), r"rating_cuts must be 4 increasing"),
+    ("click_cut", 5.0, r"click_cut must be below purchase_cut, got click_cut=5.0"),
+])
+def test_make_shop_rejects_bad_params(field, value, message):
+    with pytest.raises(CourseKitError, match=r"ShopParams\." + message):
+        sh.make_shop(n_users=10, n_items=10, n_events=50, params=sh.ShopParams(**{field: value}))
 
 
 def test_shop_texts_readable(default_shop):
     items = default_shop.items
-    assert items["text"].str.len().between(40, 200).all()
-    first = items.iloc[0]
-    assert first["brand"] in first["title"] and first["brand"] in first["text"]
-    assert all(w in first["text"].lower() for w in first["words"])
-    assert not items["text"].str.contains(r"\{|\}|nan|None").any()
+    lengths = items["text"].str.len()
+    assert lengths.between(50, 400).all() and lengths.std() > 20  # varied length
+    assert items["title"].str.split().str.len().le(6).all()  # short titles: brand, line, noun
+    assert all(t.startswith(b + " ") for b, t in zip(items["brand"], items["title"]))  # brands stay names
+    assert all(b in t and b in d for b, t, d in zip(items["brand"], items["title"], items["text"]))
+    assert not items["text"].str.contains(r"\{|\}|nan|None|\ba [aeio]", regex=True).any()
+    # every attribute word appears in one of its surface forms ...
+    for words, text in zip(items["words"], items["text"].str.lower()):
+        assert all(any(f in text for f in _surface_forms(w)) for w in words), (words, text)
+    # ... but often not literally, and filler sentences carry attribute words they do not mean
+    literal = np.mean([all(w in t for w in ws) for ws, t in zip(items["words"], items["text"].str.lower())])
+    assert literal < 0.25, literal
+    assert items["text"].str.contains("Ships in recycled packaging.", regex=False).any()
+    assert items["text"].str.contains("|".join(sh.FILLERS).replace(".", r"\."), regex=True).mean() > 0.5
+    # price bands in several forms
+    budget = items.loc[items["price_band"] == "budget", "text"].str.lower()
+    forms = [f.lower() for f in (*sh.BAND_FORMS["budget"][0], *sh.BAND_FORMS["budget"][1])]
+    used = {f for f in forms if budget.str.contains(f, regex=False).any()}
+    assert len(used) >= 5 and not budget.str.contains("budget ", regex=False).all()
 
 
 def test_describe_and_interactions(default_shop):
     desc = default_shop.describe()
-    assert desc["interactions"] == 100_000 and desc["items"] == 1000
+    assert desc["interactions"] == 220_000 and desc["items"] == 1000
     inter = default_shop.to_interactions()
     assert inter.n_users == 2000 and inter.n_items == 1000
 

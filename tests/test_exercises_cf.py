@@ -166,6 +166,27 @@ def test_known_mistakes_get_specific_hints(name, wrong, hint):
     assert hint in result.message, result.message
 
 
+# ------------------------------------------------------------------ the docstring examples
+EXERCISE_MODULES = sorted(f.stem for f in (ROOT / "coursekit" / "exercises").glob("*.py") if f.stem != "__init__")
+
+
+@pytest.mark.parametrize("module", EXERCISE_MODULES)
+def test_exercise_module_doctests(module):
+    """Every example in the docstrings of coursekit/exercises runs and prints what it claims."""
+    import doctest
+    import importlib
+
+    mod = importlib.import_module(f"coursekit.exercises.{module}")
+    result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False)
+    assert result.failed == 0, f"{result.failed} of {result.attempted} doctest examples of {mod.__name__} fail"
+
+
+def test_ex02_knn_docstring_example_agrees_with_the_solution():
+    R = sp.csr_matrix(np.array([[1.0, 0.0, 0.0], [1.0, 1.0, 1.0]]))
+    S = np.array([[1.0, 0.5, 0.2], [0.5, 1.0, 0.3], [0.2, 0.3, 1.0]])
+    assert reference_item_knn_score(R, S, 0, 1).tolist() == loop_knn(R, S, 0, 1).tolist() == [0.0, 0.5, 0.0]
+
+
 # ------------------------------------------------------------------ hand values and agreement with coursekit
 def test_cosine_hand_value_on_the_toy_matrix():
     s = reference_cosine_item_similarity(toy_matrix())
@@ -255,6 +276,21 @@ def test_solution_functions_pass_and_student_stubs_are_not_attempted(lesson):
     for name, fn in EXERCISES[lesson].items():
         assert check(name, sol[fn], verbose=False).status == "passed", name
         assert check(name, stu[fn], verbose=False).status == "not attempted", name
+
+
+@pytest.mark.parametrize("lesson", sorted(NOTEBOOKS))
+def test_solution_docstring_examples_hold(lesson):
+    """The examples in the exercise functions' docstrings (what students read first) match the solutions."""
+    import doctest
+
+    sol = _namespace(NOTEBOOKS[lesson][0], lesson)
+    for fn in EXERCISES[lesson].values():
+        finder, runner = doctest.DocTestFinder(), doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+        tests = finder.find(sol[fn], fn, globs=dict(sol))
+        assert tests and tests[0].examples, f"{fn} has no docstring example"
+        for test in tests:
+            runner.run(test, out=lambda _: None)
+        assert runner.failures == 0, f"the docstring example of {fn} disagrees with its solution"
 
 
 @pytest.mark.notebook

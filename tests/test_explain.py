@@ -18,6 +18,9 @@ def small():
     data = load_shop()
     log = data.interactions
     log = log[log["user_id"] <= 150].drop_duplicates(["user_id", "item_id"], keep="last")   # one event per pair
+    # short histories (3 to 12 distinct items, the earliest ones), as the exact enumerations below need
+    log = log.sort_values(["timestamp", "item_id"], kind="stable")
+    log = log[log.groupby("user_id").cumcount() < 3 + log["user_id"] % 10]
     return data, Interactions.from_frame(log[["user_id", "item_id", "timestamp"]])
 
 
@@ -30,7 +33,9 @@ def models(small):
 
 def _users(train, lo=3, hi=11, n=5):
     counts = train.user_counts()
-    return train.users.ids[np.nonzero((counts >= lo) & (counts <= hi))[0][:n]]
+    users = train.users.ids[np.nonzero((counts >= lo) & (counts <= hi))[0][:n]]
+    assert len(users) > 0, f"no user with {lo} to {hi} history items: the test would check nothing"
+    return users
 
 
 @pytest.mark.parametrize("name", ["ItemKNN", "EASE"])
@@ -210,3 +215,20 @@ def test_attribute_recovery_on_shop_beats_random_attribute(small):
     rec = attribute_recovery(model, data.truth, users)
     assert rec["taste_spearman"].mean() > 0.2
     assert rec["top_attribute_liked"].mean() > rec["random_attribute_liked"].mean()
+
+
+def test_per_user_faithfulness_reports_the_curve_peak_and_the_score_gap(models, small):
+    from coursekit.explain.report import per_user_faithfulness
+
+    model, (_, train) = models["EASE"], small
+    users = _users(train, 5, 11, n=3)
+    rows = per_user_faithfulness(model, users, methods=("exact",))
+    for row in rows.itertuples():
+        hs = history_scorer(model, row.user)
+        v = hs.value_function(row.target)
+        full, empty = v(np.vstack([np.ones(hs.n_features), np.zeros(hs.n_features)]))
+        assert row.score_gap == pytest.approx(full - empty)
+        exact = explain(model, row.user, row.target, "exact")
+        curve = deletion_curve_values(v, order_of(exact, hs))
+        assert row.deletion_max == pytest.approx(curve.max()) and row.deletion_max >= 1.0 - 1e-12
+        assert row.deletion_auc == pytest.approx(auc(curve))

@@ -229,6 +229,34 @@ def test_clear_errors():
         BiasedMF(lr=50.0, n_epochs=20, batch_size=8).fit(train)
 
 
+# ---------------------------------------------------------------------------- early stopping
+@pytest.mark.parametrize("solver, params", [("sgd", dict(lr=0.05, reg=1e-4, factors=20)),
+                                            ("als", dict(reg=1e-3, factors=20))])
+def test_early_stopping_keeps_the_best_epoch(solver, params):
+    """An over-fitting setting stops `patience` epochs after its lowest validation RMSE and keeps that epoch."""
+    train, valid = planted(seed=21, n_users=40, n_items=30, density=0.3)
+    m = BiasedMF(n_epochs=200, solver=solver, early_stopping=3, seed=0, **params).fit(train, valid=valid)
+    curve = m.history_valid_rmse_
+    assert m.n_epochs_run_ < 200 and len(curve) == m.n_epochs_run_ == len(m.history_train_rmse_)
+    assert m.best_epoch_ == int(np.argmin(curve)) + 1 == m.n_epochs_run_ - 3
+    # the parameters are those of the best epoch, not of the last one
+    assert test_rmse(m, valid) == pytest.approx(curve.min(), abs=1e-10)
+    assert test_rmse(m, valid) < curve[-1]
+    # without early stopping the same model runs every epoch; best_epoch_ is then the last
+    full = BiasedMF(n_epochs=m.n_epochs_run_, solver=solver, seed=0, **params).fit(train, valid=valid)
+    np.testing.assert_allclose(full.history_valid_rmse_, curve)
+    assert full.best_epoch_ == full.n_epochs_run_ == m.n_epochs_run_
+
+
+def test_early_stopping_needs_a_validation_part_and_a_positive_patience():
+    train, valid = planted(seed=22)
+    with pytest.raises(CourseKitError, match=r"early_stopping=3 needs a validation part: call fit\(train, valid=valid\)"):
+        BiasedMF(n_epochs=5, early_stopping=3).fit(train)
+    for bad in (0, -2, 2.5, "3"):
+        with pytest.raises(CourseKitError, match="early_stopping must be a positive integer"):
+            BiasedMF(n_epochs=5, early_stopping=bad).fit(train, valid=valid)
+
+
 def test_scores_are_unclipped_predicted_ratings_and_similar_items_work():
     train, _ = planted(seed=13)
     m = BiasedMF(factors=3, n_epochs=3, solver="als", clip=False).fit(train)

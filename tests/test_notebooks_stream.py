@@ -145,10 +145,36 @@ def test_lesson_05_records(dataset, lesson):
     after = rec["drift_alignment_after_10"]
     assert after[profile] > 0 > after["static iALS (no updates)"]
     assert rec["drift_recovered_within_10"][profile] > rec["drift_recovered_within_10"]["static iALS (no updates)"]
+    # the same lists read as the share in the new taste's categories: the profile moves into them
+    assert 0 <= rec["drift_new_share_before"][profile] < rec["drift_new_share_after_10"][profile] <= 1
+    change = rec["drift_change"]
+    assert set(change) == set(to_recover)
+    for name, row in change.items():   # paired before/after summaries: finite, consistent, same users for all
+        assert row["alignment change"] == pytest.approx(row["alignment after"] - row["alignment before"]), name
+        assert row["alignment change SE"] > 0 and row["users"] == change[profile]["users"] > 10, name
+    assert change[profile]["alignment change"] > 3 * change[profile]["alignment change SE"]
+    # the section's claims are rendered from the run and recorded; the story's claims are required
+    claims = {c["key"]: c for c in rec["claims"]}
+    required = {"profile_follows_drift", "profile_beats_plain_mean_early", "profile_beats_static_after",
+                "sasrec_reacts", "sasrec_vs_static_change"}
+    assert required == {k for k, c in claims.items() if c["required"]}
+    assert all(claims[k]["full_only"] for k in required)   # one SASRec epoch in smoke mode is not expected to react
+    assert claims["profile_follows_drift"]["holds"]        # holds by a wide margin even on the smoke data
+    assert not claims["foldin_vs_profile_early"]["required"]
+    for key in ("sasrec_reacts", "sasrec_vs_static_change", "foldin_vs_profile_early"):
+        assert claims[key]["n"] > 10
+        assert np.isfinite(claims[key]["se"]) and f"over {claims[key]['n']:,} drift users" in claims[key]["text"]
     # prequential values are rates; latency values are positive milliseconds
     assert all(0 <= v <= 1 for v in rec["prequential_hr"].values())
     assert all(0 <= v <= 1 for v in rec["prequential_ndcg"].values())
     assert rec["prequential_events"] > 100
+    # every online method is compared with the static iALS, paired over users with scored events
+    vs = rec["prequential_vs_static"]
+    assert set(vs) == set(rec["prequential_hr"]) - {"static iALS"}
+    for name, c in vs.items():
+        assert c["n"] >= 10 and c["se"] > 0, name   # MovieLens: 1,500 smoke events come from a few dozen users
+        assert c["verdict"] in ("beats", "loses to", "no measurable difference"), name
+        assert (c["verdict"] == "no measurable difference") == (abs(c["estimate"]) <= 2 * c["se"]), name
     for name, row in rec["latency_ms"].items():
         assert all(v > 0 for v in row.values()), name
         assert row["update p50 (ms)"] <= row["update p99 (ms)"]

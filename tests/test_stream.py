@@ -173,7 +173,7 @@ def test_foldin_updater_biased_mf_matches_fold_in():
 
 def test_foldin_update_changes_recommendations_at_once():
     inter = random_log(4, n_events=500)
-    model = IALS(factors=8, iterations=5, seed=0).fit(inter)
+    model = IALS(factors=8, iterations=5, reg=1.0, alpha=10.0, seed=0).fit(inter)   # one event weighs alpha = 10
     rec = FoldInUpdater(model).initialize(inter)
     before = rec.score(1).copy()
     j = int(np.argsort(before)[len(before) // 4])               # an item the user is not into
@@ -355,3 +355,23 @@ def test_drift_recovery_limits():
     assert res["user"].nunique() <= 7 and res["j"].between(-2, 4).all()
     with pytest.raises(CourseKitError):
         drift_recovery(DecayedProfile(X), rp, {**shop.truth, "drift": shop.truth["drift"].iloc[:0]})
+
+
+def test_drift_window_mean_and_new_share():
+    from coursekit.datasets import make_shop
+    from coursekit.stream.drift import drift_recovery, drift_window_mean
+
+    shop = make_shop(n_users=100, n_items=60, n_events=5000, seed=3, drift_user_frac=0.3)
+    rp = Replay(shop.to_interactions(), warmup=0.3)
+    X = shop.truth["item_attributes"].reindex(rp.items.ids).to_numpy(float)
+    res = drift_recovery(DecayedProfile(X, half_life=5 * 86400.0), rp, shop.truth, only_drift_users=True, after=10)
+    assert res["new_share"].between(0, 1).all()
+    before, after = drift_window_mean(res, -3, -1), drift_window_mean(res, 5, 10, column="new_share")
+    assert before.index.isin(shop.truth["drift"]["user_id"]).all()
+    manual = res[res["j"].between(-3, -1)].groupby("user")["alignment"].mean()
+    pd.testing.assert_series_equal(before, manual, check_names=False)
+    assert after.mean() > drift_window_mean(res, -3, -1, column="new_share").mean()   # a short memory follows
+    with pytest.raises(CourseKitError, match="column"):
+        drift_window_mean(res, 0, 1, column="hit")
+    with pytest.raises(CourseKitError, match="j_min"):
+        drift_window_mean(res, 2, 1)

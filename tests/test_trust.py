@@ -8,8 +8,9 @@ import pytest
 from coursekit._validation import CourseKitError
 from coursekit.interactions import Interactions
 from coursekit.trust import (IsotonicCalibration, MinMaxScaling, MMRReranker, NotInterested, PlattScaling,
-                             TemperatureScaling, calibration_report, diversity_sweep, expected_calibration_error,
-                             hit_pairs, knee_point, mmr_rerank, reliability_table, split_users)
+                             TemperatureScaling, calibration_report, coverage_change, diversity_sweep, ece_change,
+                             expected_calibration_error, hit_pairs, knee_point, mmr_rerank, reliability_table,
+                             split_users)
 
 
 # ---------------------------------------------------------------------------- small data
@@ -358,6 +359,56 @@ def test_dismissal_effect_reports_the_change():
     assert not effect["dismissed_in_after"] and effect["dismissed"] == effect["before"][0]
     assert effect["similar_drop"] > effect["other_drop"]
     assert effect["n_replaced"] >= 1 and list(effect["table"].columns) == ["rank", "before", "after"]
+    assert effect["similar_drops"].mean() == pytest.approx(effect["similar_drop"])
+    assert effect["other_drops"].mean() == pytest.approx(effect["other_drop"])
+    assert len(effect["similar_drops"]) == 3
+
+
+def test_sweep_per_user_values_average_to_the_table():
+    from coursekit.models import IALS
+
+    train, test = _train_test(3)
+    base = IALS(factors=6, iterations=4, seed=0).fit(train)
+    sweep = diversity_sweep(base, train, test, base._item_vectors(), lambdas=(1.0, 0.5), k=5, n_candidates=12,
+                            per_user=True)
+    per = sweep.attrs["per_user"]
+    for row in sweep.itertuples():
+        sel = per[per["lam"] == row.lam]
+        assert len(sel) == sweep.attrs["users"]
+        assert sel["ndcg"].mean() == pytest.approx(row.ndcg, abs=1e-12)
+        assert sel["ild"].mean() == pytest.approx(row.ild, abs=1e-12)
+    from coursekit.metrics import catalog_coverage
+
+    lists = sweep.attrs["lists"]
+    assert catalog_coverage(lists[0.5], train.n_items) == pytest.approx(sweep.loc[1, "coverage"])
+    diff, se = coverage_change(lists[1.0], lists[0.5], train.n_items, n_boot=50)
+    assert diff == pytest.approx(sweep.loc[1, "coverage"] - sweep.loc[0, "coverage"]) and se >= 0
+    assert "per_user" not in diversity_sweep(base, train, test, base._item_vectors(), lambdas=(1.0,), k=5).attrs
+
+
+def test_coverage_change_hand_computed_and_errors():
+    a = np.array([[0, 1], [0, 1], [0, 1], [0, 1]])
+    b = np.array([[0, 1], [2, 3], [4, 5], [6, 7]])
+    diff, se = coverage_change(a, b, n_items=8, n_boot=100, seed=1)
+    assert diff == pytest.approx(6 / 8) and 0 < se < 0.5
+    assert coverage_change(a, a, n_items=8)[0] == 0.0 and coverage_change(a, a, n_items=8)[1] == 0.0
+    with pytest.raises(CourseKitError, match="same users"):
+        coverage_change(a, b[:2], n_items=8)
+
+
+def test_ece_change_matches_the_two_eces_and_its_bootstrap_shrinks():
+    rng = np.random.default_rng(0)
+    s = rng.normal(size=4000)
+    y = (rng.random(4000) < 1 / (1 + np.exp(-(2 * s - 3)))).astype(int)
+    naive = MinMaxScaling().fit(s, y).predict(s)
+    platt = PlattScaling().fit(s, y).predict(s)
+    diff, se = ece_change(naive, platt, y, n_boot=100)
+    assert diff == pytest.approx(expected_calibration_error(platt, y) - expected_calibration_error(naive, y))
+    assert diff < -2 * se
+    _, se_small = ece_change(naive[:400], platt[:400], y[:400], n_boot=100)
+    assert se_small > se                                  # fewer pairs, more uncertainty
+    with pytest.raises(CourseKitError, match="same length"):
+        ece_change(naive, platt[:10], y)
 
 
 def test_plots_draw(tmp_path):

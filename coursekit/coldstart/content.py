@@ -78,6 +78,24 @@ def popularity_probe(vectors, popularity, folds: int = 5, alpha: float = 10.0, s
     ...                                                                        np.expm1(np.abs(x[:, 0] * 2)))
     True
     """
+    err = popularity_probe_errors(vectors, popularity, folds=folds, alpha=alpha, seed=seed)
+    y = np.log1p(np.asarray(popularity, dtype=np.float64))
+    return float(1.0 - np.sum(err) / np.sum((y - y.mean()) ** 2))
+
+
+def popularity_probe_errors(vectors, popularity, folds: int = 5, alpha: float = 10.0, seed: int = 0) -> np.ndarray:
+    r"""Per-item squared cross-validated errors of the ridge probe of :func:`popularity_probe`.
+
+    :math:`e_i = (\log(1 + n_i) - \hat y_i)^2` with :math:`\hat y_i` predicted by a model that did
+    not see item :math:`i`; :math:`R^2 = 1 - \sum_i e_i / \sum_i (y_i - \bar y)^2`. Two probes with the
+    same ``seed`` use the same folds, so their errors are paired per item (a claim over items).
+
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(100, 2))
+    >>> e = popularity_probe_errors(x, np.expm1(np.abs(x[:, 0])))
+    >>> e.shape, bool((e >= 0).all())
+    ((100,), True)
+    """
     from sklearn.linear_model import Ridge
     from sklearn.model_selection import KFold, cross_val_predict
 
@@ -86,4 +104,4 @@ def popularity_probe(vectors, popularity, folds: int = 5, alpha: float = 10.0, s
     if x.shape[0] != y.shape[0]:
         raise CourseKitError(f"vectors ({x.shape[0]} rows) and popularity ({y.shape[0]}) must be aligned.")
     pred = cross_val_predict(Ridge(alpha=alpha), x, y, cv=KFold(folds, shuffle=True, random_state=seed))
-    return float(1.0 - np.sum((y - pred) ** 2) / np.sum((y - y.mean()) ** 2))
+    return (y - pred) ** 2

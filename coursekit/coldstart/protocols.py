@@ -256,3 +256,35 @@ def paired_gap(values_a: np.ndarray, values_b: np.ndarray) -> tuple[float, float
     if d.size < 2:
         return float(d.mean()) if d.size else 0.0, float("nan")
     return float(d.mean()), float(d.std(ddof=1) / np.sqrt(d.size))
+
+
+def order_agreement(scores, users: np.ndarray, candidates: np.ndarray) -> float:
+    r"""How much the users agree on the order of the candidate items: 0 for independent orders, 1 for one order.
+
+    The mean, over ``users``, of the Spearman correlation between the user's ranking of the
+    ``candidates`` (boolean item mask) and the mean ranking over all these users. A model whose
+    per-user scores of some items are all the same draw of noise (a new item's iALS vector) gives
+    every user nearly the same order: one random order for everybody, whose luck (good or bad) is
+    shared by all users at once, which a standard error over users does not see.
+
+    >>> rng = np.random.default_rng(0)
+    >>> shared = np.tile(rng.random(20), (50, 1))
+    >>> order_agreement(shared, np.arange(50), np.ones(20, bool))
+    1.0
+    >>> abs(order_agreement(rng.random((50, 20)), np.arange(50), np.ones(20, bool))) < 0.3
+    True
+    """
+    s = score_matrix(scores) if isinstance(scores, Recommender) else np.asarray(scores, dtype=np.float64)
+    users = np.asarray(users)
+    cand = np.flatnonzero(np.asarray(candidates, dtype=bool))
+    if cand.size < 2 or users.size < 1:
+        raise CourseKitError(f"need at least 2 candidate items and 1 user, got {cand.size} items and "
+                             f"{users.size} users.")
+    ranks = s[np.ix_(users, cand)].argsort(axis=1, kind="stable").argsort(axis=1).astype(np.float64)
+    mean = ranks.mean(axis=0)
+    rc = ranks - ranks.mean(axis=1, keepdims=True)
+    mc = mean - mean.mean()
+    denom = np.linalg.norm(rc, axis=1) * np.linalg.norm(mc)
+    if np.linalg.norm(mc) == 0:
+        return 0.0
+    return float(np.mean(rc @ mc / np.maximum(denom, 1e-12)))

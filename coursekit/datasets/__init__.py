@@ -5,6 +5,8 @@
 * ``load_movielens("ml-latest-small")``: MovieLens, downloaded once into the data home and
   verified by SHA-256.
 * ``load_dataset(name)``: either, by name; ``fetch(name)``, ``cache_info()``, ``data_home()``.
+* ``describe(data)``: shape statistics (sizes, long tail, ratings per user) computed by the same
+  code for every data set (:mod:`coursekit.datasets.stats`).
 
 >>> sorted(DATASETS)
 ['ml-latest-small', 'movielens', 'shop']
@@ -21,8 +23,8 @@ from coursekit._validation import CourseKitError
 from coursekit.datasets.base import Dataset
 from coursekit.datasets.home import data_home
 
-__all__ = ["Dataset", "DATASETS", "cache_info", "data_home", "fetch", "load_dataset", "load_movielens",
-           "load_shop", "make_shop"]
+__all__ = ["Dataset", "DATASETS", "cache_info", "data_home", "describe", "fetch", "load_dataset",
+           "load_movielens", "load_shop", "make_shop"]
 
 DATASETS = {
     "shop": "synthetic shop, embedded (load_shop)",
@@ -31,7 +33,7 @@ DATASETS = {
 }
 
 
-_LAZY = {"load_movielens": "movielens", "load_shop": "shop", "make_shop": "shop"}
+_LAZY = {"load_movielens": "movielens", "load_shop": "shop", "make_shop": "shop", "describe": "stats"}
 
 
 def __getattr__(name: str) -> Any:

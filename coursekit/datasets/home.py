@@ -29,8 +29,9 @@ def data_home(data_home: str | os.PathLike | None = None) -> Path:
 
     Parameters
     ----------
-    data_home : path, optional
-        An explicit folder; overrides ``COURSEKIT_DATA_HOME`` and the default.
+    data_home : str or os.PathLike, optional
+        An explicit folder; overrides ``COURSEKIT_DATA_HOME`` and the default. Anything else
+        (a number, bytes) raises a :class:`~coursekit.CourseKitError` naming ``data_home``.
 
     Returns
     -------
@@ -39,7 +40,9 @@ def data_home(data_home: str | os.PathLike | None = None) -> Path:
         something is downloaded into it.
     """
     if data_home is not None:
-        return Path(data_home).expanduser()
+        from coursekit._validation import check_path
+
+        return check_path(data_home, "data_home")
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env).expanduser()

@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from coursekit._validation import CourseKitError
+from coursekit._validation import CourseKitError, check_bool
 from coursekit.datasets.base import Dataset
 from coursekit.datasets.home import ENV_VAR, data_home, is_writable
 
@@ -133,6 +133,7 @@ def fetch_movielens(data_home_: str | os.PathLike | None = None, download: bool 
         The file exists but its hash differs (it is never used); or it is missing and
         cannot be downloaded (offline, ``download=False`` or a read-only data home).
     """
+    download = check_bool(download, "download")
     home = data_home(data_home_)
     path = home / FILENAME
     if path.exists():
@@ -141,15 +142,37 @@ def fetch_movielens(data_home_: str | os.PathLike | None = None, download: bool 
         raise CourseKitError(_offline_message(home, "the archive is missing and download=False."))
     if not is_writable(home):
         raise CourseKitError(_offline_message(home, f"the archive is missing and {home} is not writable."))
-    home.mkdir(parents=True, exist_ok=True)
+    created = _make_folder(home)
     try:
         got = _download(URL, home, FILENAME)
     except (OSError, ConnectionError) as err:  # requests' errors derive from OSError
+        _remove_if_empty(created)
         raise CourseKitError(_offline_message(home, f"the download failed ({type(err).__name__}: {err}).")) from err
     except ValueError as err:  # pooch: hash mismatch after download (it deletes the file)
+        _remove_if_empty(created)
         raise CourseKitError(f"The downloaded {FILENAME} failed the SHA-256 check and was deleted: {err}. "
                              f"Try again later, or copy an intact archive into {home}.") from err
     return verify(got)
+
+
+def _make_folder(folder: Path) -> list[Path]:
+    """``mkdir -p folder``; return the folders it created, deepest first."""
+    created = []
+    p = folder
+    while not p.exists():
+        created.append(p)
+        p = p.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    return created
+
+
+def _remove_if_empty(created: list[Path]) -> None:
+    """Remove the folders a failed download created (deepest first), as long as they are empty."""
+    for p in created:
+        try:
+            p.rmdir()
+        except OSError:  # not empty (something else was written there) or gone: leave it
+            return
 
 
 # ----------------------------------------------------------------------------- parsing

@@ -38,7 +38,7 @@ from typing import Any, Callable, Literal
 
 import numpy as np
 
-from coursekit._validation import CourseKitError
+from coursekit._validation import CourseKitError, check_bool
 
 Status = Literal["passed", "failed", "not attempted"]
 PASSED, FAILED, NOT_ATTEMPTED = "passed", "failed", "not attempted"
@@ -191,10 +191,18 @@ def exercise_names() -> list[str]:
 def get_exercise(name: str) -> Exercise:
     """The registered exercise ``name``; unknown names raise an error listing the known ones."""
     _discover()
+    if not isinstance(name, str):
+        raise CourseKitError(f"name must be the exercise's name as a string, e.g. check('ex01_precision_at_k', "
+                             f"my_function), got {name!r} ({type(name).__name__}).")
     if name not in _REGISTRY:
+        import difflib
+
         broken = "".join(f" Module coursekit.exercises.{m} failed to load ({err}); reinstall or update coursekit."
                          for m, err in _BROKEN.items() if name.startswith(m[:4]))
-        raise CourseKitError(f"unknown exercise {name!r}. Known exercises: {', '.join(sorted(_REGISTRY))}.{broken}")
+        close = difflib.get_close_matches(name, list(_REGISTRY), n=1)
+        guess = f" Did you mean {close[0]!r}?" if close else ""
+        raise CourseKitError(f"unknown exercise name {name!r}.{guess} Known exercises: "
+                             f"{', '.join(sorted(_REGISTRY))}.{broken}")
     return _REGISTRY[name]
 
 
@@ -278,6 +286,7 @@ def check(name: str, student_fn: Callable, verbose: bool = True) -> CheckResult:
         ``status`` is ``"passed"``, ``"failed"`` or ``"not attempted"``.
     """
     ex = get_exercise(name)
+    verbose = check_bool(verbose, "verbose")
     if not callable(student_fn):
         msg = (f"✗ {name}: check needs your function itself, got {type(student_fn).__name__} "
                f"{textwrap.shorten(repr(student_fn), 60)}. Pass the function without calling it, "

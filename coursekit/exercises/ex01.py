@@ -194,9 +194,9 @@ register(Exercise(
                 "You divided by |relevant|. That is trec_eval's convention; this course uses min(k, |relevant|), "
                 "so a perfect list scores 1 even when more than k items are relevant."),
         Mistake(lambda rec, rel, k: sum(_hits(rec, rel, k)) / k,
-                "That is precision@k (the mean of the labels in the top k). The formula 'MAP = mean(score * "
-                "label)' found in some write-ups is not average precision: AP averages precision@j at the "
-                "ranks j of the hits."),
+                "That is precision@k (the mean of the labels in the top k), which is also what the 'MAP = "
+                "sum(score * label) / sum(score)' of some write-ups gives when the scores are equal: it is not "
+                "average precision. AP averages precision@j at the ranks j of the hits."),
         Mistake(lambda rec, rel, k: sum(sum(_hits(rec, rel, k)[:j]) / j for j in range(1, k + 1)) / k,
                 "You averaged precision@j over every rank j. AP only takes precision@j at the ranks that hold a "
                 "relevant item (multiply by rel_j)."),

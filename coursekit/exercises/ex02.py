@@ -61,9 +61,12 @@ def reference_item_knn_score(R, S, user: int, k: int) -> np.ndarray:
     r"""Item-kNN scores of one user: :math:`\sum_{i \in I_u \cap N_k(j)} r_{ui} s_{ij}` for every item j.
 
     >>> R = sp.csr_matrix(np.array([[1., 0., 0.], [1., 1., 1.]]))
-    >>> S = np.array([[1., .5, .2], [.5, 1., .9], [.2, .9, 1.]])
+    >>> S = np.array([[1., .5, .2], [.5, 1., .3], [.2, .3, 1.]])
+    >>> # k = 1: N_1(0) = {1}, N_1(1) = {0} (0.5 > 0.3), N_1(2) = {1} (0.3 > 0.2); user 0 has item 0 only
     >>> reference_item_knn_score(R, S, 0, 1).tolist()   # item 0 is the top neighbour of item 1 only
     [0.0, 0.5, 0.0]
+    >>> reference_item_knn_score(R, S, 0, 2).tolist()   # k = 2: every other item is a neighbour
+    [0.0, 0.5, 0.2]
     """
     R = sp.csr_matrix(R, dtype=np.float64)
     S = np.array(S, dtype=np.float64)

@@ -28,7 +28,13 @@ __all__ = ["per_user_faithfulness", "summarise"]
 def per_user_faithfulness(model, users, methods=("exact", "kernel_shap", "lime", "counterfactual"),
                           n_samples: dict | None = None, seed: int = 0, n_random: int = 5,
                           test_items: dict | None = None) -> pd.DataFrame:
-    """One row per (user, method): AUCs, agreement, ms, variance, counterfactual size/validity, hit."""
+    """One row per (user, method): AUCs, agreement, ms, variance, counterfactual size/validity, hit.
+
+    Besides the AUCs, ``deletion_max`` is the highest normalised score along the deletion path (above
+    1 when removing items *raised* the target's score: items that pushed against it went first) and
+    ``score_gap`` the raw :math:`s_H - s_\varnothing` that the curve is normalised by; a tiny gap
+    makes the normalised curve, and its AUC, leave :math:`[0, 1]`.
+    """
     n_samples = n_samples or {}
     additive = is_additive(model)
     methods = [m for m in methods if additive or m != "exact"]
@@ -38,6 +44,7 @@ def per_user_faithfulness(model, users, methods=("exact", "kernel_shap", "lime",
         item = int(hs.top1(np.ones((1, hs.n_features)))[0])
         v = hs.value_function(item)
         M = hs.n_features
+        ends = np.asarray(v(np.vstack([np.ones(M), np.zeros(M)])), dtype=np.float64)
         ref = {"random": float(np.mean([auc(deletion_curve_values(v, random_order(M, seed + s)))
                                          for s in range(n_random)])),
                "popularity": auc(deletion_curve_values(v, popularity_order(hs)))}
@@ -49,8 +56,10 @@ def per_user_faithfulness(model, users, methods=("exact", "kernel_shap", "lime",
             f = explain(model, u, item, m, seed=seed, scorer=hs, **kw)
             ms = 1000.0 * (time.perf_counter() - start)
             order = order_of(f, hs)
+            deletion = deletion_curve_values(v, order)
             row = {"user": u, "method": m, "n_history": M, "target": item, "hit": hit, "ms": ms,
-                   "deletion_auc": auc(deletion_curve_values(v, order)),
+                   "deletion_auc": auc(deletion), "deletion_max": float(np.max(deletion)),
+                   "score_gap": float(ends[0] - ends[1]),
                    "insertion_auc": auc(deletion_curve_values(v, order, insertion=True)),
                    "random_deletion_auc": ref["random"], "popularity_deletion_auc": ref["popularity"]}
             if exact is not None:

@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.stats import rankdata
 
-from coursekit._validation import CourseKitError
+from coursekit._validation import CourseKitError, check_positive_int
 from coursekit.metrics._checks import as_relevant
 
 __all__ = ["auc"]
@@ -53,6 +53,7 @@ def auc(scores, relevant, exclude=None, batch_size: int = 2048) -> np.ndarray:
     >>> auc(np.array([[0.5, 0.1, 0.5, 0.0]]), rel, exclude=None)
     array([0.375])
     """
+    batch_size = check_positive_int(batch_size, "batch_size")
     s = np.asarray(scores, dtype=np.float64)
     rel = as_relevant(relevant)
     if s.ndim != 2 or s.shape != rel.shape:

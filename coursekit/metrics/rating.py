@@ -18,10 +18,17 @@ __all__ = ["rmse", "mae"]
 
 
 def _pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
-    t = np.asarray(y_true, dtype=np.float64).ravel()
-    p = np.asarray(y_pred, dtype=np.float64).ravel()
+    """Both inputs as flat float arrays; they must have the same shape (one prediction per rating)."""
+    t = np.asarray(y_true, dtype=np.float64)
+    p = np.asarray(y_pred, dtype=np.float64)
     if t.shape != p.shape:
-        raise CourseKitError(f"y_true has {t.size} values but y_pred has {p.size}; pass one prediction per rating.")
+        raise CourseKitError(
+            f"y_true has shape {t.shape} ({t.size} values) but y_pred has shape {p.shape} ({p.size} values); "
+            "pass one prediction per rating, "
+            "aligned (same shape, e.g. two 1-D arrays of the same length). A transposed or differently "
+            "shaped matrix compares different pairs."
+        )
+    t, p = t.ravel(), p.ravel()
     if t.size == 0:
         raise CourseKitError("no ratings to compare (empty y_true); the error of nothing is undefined.")
     if not (np.isfinite(t).all() and np.isfinite(p).all()):

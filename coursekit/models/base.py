@@ -45,7 +45,6 @@ Example
 """
 from __future__ import annotations
 
-import importlib
 import inspect
 import json
 from pathlib import Path
@@ -56,7 +55,8 @@ import scipy.sparse as sp
 
 from coursekit.interactions import IdMap
 
-from coursekit._validation import CourseKitError, NotFittedError, check_choice, check_positive_int
+from coursekit._validation import (CourseKitError, NotFittedError, check_choice, check_id_array, check_memory,
+                                   check_path, check_positive_int)
 from coursekit.interactions import Interactions
 
 PAD_ID = -1
@@ -120,6 +120,7 @@ class Recommender:
             )
         if len(train) == 0:
             raise CourseKitError("fit got an empty interaction log; there is nothing to learn from.")
+        self._check_size(train)
         self.users_ = train.users
         self.items_ = train.items
         self.seen_ = train.matrix()
@@ -127,6 +128,15 @@ class Recommender:
         self.item_popularity_ = train.item_counts().astype(np.float64)
         self._fit(train)
         return self
+
+    def _check_size(self, train: Interactions) -> None:
+        """Refuse up front a ``factors``/``dim`` whose user and item vectors cannot fit in memory."""
+        for name in ("factors", "dim"):
+            value = getattr(self, name, None)
+            if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)) and value > 0:
+                check_memory(8.0 * (train.n_users + train.n_items) * float(value),
+                             f"{type(self).__name__}({name}={value}) on {train.n_users} users and "
+                             f"{train.n_items} items", f"use a much smaller {name} (e.g. {name}=64).")
 
     def _fit(self, train: Interactions) -> None:
         raise NotImplementedError
@@ -172,10 +182,10 @@ class Recommender:
     def score(self, users, items=None) -> np.ndarray:
         """Score matrix ``(len(users), len(items))``; ``items=None`` means every item."""
         self._check_fitted()
-        u = self.users_.index(users)
+        u = self.users_.index(check_id_array(users, "users"))
         scores = self.score_indices(u)
         if items is not None:
-            scores = scores[:, self.items_.index(items)]
+            scores = scores[:, self.items_.index(check_id_array(items, "items"))]
         return scores
 
     # ------------------------------------------------------------------ ranking
@@ -203,8 +213,8 @@ class Recommender:
 
         Parameters
         ----------
-        users : int or array of int
-            External user ids.
+        users : int or 1-D array of int
+            External user ids (a 2-D array is refused: flatten it first).
         k : int
             List length (>= 1). Larger than the catalogue means the whole catalogue.
         exclude_seen : bool
@@ -217,7 +227,7 @@ class Recommender:
         """
         k = check_positive_int(k, "k")
         self._check_fitted()
-        u = self.users_.index(users)
+        u = self.users_.index(check_id_array(users, "users"))
         idx, val = self.recommend_indices(u, k, exclude_seen)
         ids = np.where(idx >= 0, self.items_.ids[np.maximum(idx, 0)], PAD_ID)
         return ids, val
@@ -227,8 +237,8 @@ class Recommender:
     def predict_rating(self, users, items) -> np.ndarray:
         r"""Predicted ratings :math:`\hat r_{ui}` for aligned pairs ``(users[j], items[j])``."""
         self._check_fitted()
-        u = self.users_.index(users)
-        i = self.items_.index(items)
+        u = self.users_.index(check_id_array(users, "users"))
+        i = self.items_.index(check_id_array(items, "items"))
         if u.shape != i.shape:
             raise CourseKitError(f"users and items must have the same length, got {u.shape} and {i.shape}.")
         return np.asarray(self._predict_rating(u, i), dtype=np.float64)
@@ -254,7 +264,7 @@ class Recommender:
         """The ``k`` most similar items to each of ``items`` (never the item itself), as ``(ids, scores)``."""
         k = check_positive_int(k, "k")
         self._check_fitted()
-        i = self.items_.index(items)
+        i = self.items_.index(check_id_array(items, "items"))
         sim = np.array(self._item_similarity(i), dtype=np.float64)
         sim[np.arange(len(i)), i] = -np.inf
         idx, val = top_k(sim, min(k, max(self.n_items - 1, 1)))
@@ -267,11 +277,13 @@ class Recommender:
         return {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}
 
     def save(self, folder) -> Path:
-        """Write ``params.json`` and ``arrays.safetensors`` to ``folder`` and return its path."""
+        """Write ``params.json`` and ``arrays.safetensors`` (its SHA-256 recorded in ``params.json``) to ``folder``."""
         from safetensors.numpy import save_file
 
+        from coursekit.models._persistence import ARRAYS, sha256_file
+
         self._check_fitted()
-        folder = Path(folder)
+        folder = check_path(folder, "folder")
         folder.mkdir(parents=True, exist_ok=True)
         arrays, scalars, kinds = {}, {}, {}
         for name, value in self._state().items():
@@ -294,43 +306,30 @@ class Recommender:
                     f"cannot save attribute {name} of type {type(value).__name__}; "
                     f"override {type(self).__name__}._state() to convert it to arrays."
                 )
-        save_file(arrays, str(folder / "arrays.safetensors"))
+        save_file(arrays, str(folder / ARRAYS))
         meta = {"class": type(self).__name__, "module": type(self).__module__,
                 "params": self.get_params(), "cold_users": self.cold_users,
-                "scalars": scalars, "kinds": kinds}
+                "scalars": scalars, "kinds": kinds, "sha256": {ARRAYS: sha256_file(folder / ARRAYS)}}
         (folder / "params.json").write_text(json.dumps(meta, indent=1))
         return folder
 
     @classmethod
     def load(cls, folder) -> Recommender:
-        """Load a model written by :meth:`save` (only coursekit model classes are loaded)."""
-        from safetensors.numpy import load_file
+        """Load a model written by :meth:`save` (only coursekit model classes are loaded).
 
-        folder = Path(folder)
-        if not (folder / "params.json").exists():
-            raise CourseKitError(f"{folder} holds no saved model (params.json missing); save one with model.save(folder).")
-        meta = json.loads((folder / "params.json").read_text())
-        if not meta["module"].startswith("coursekit."):
-            raise CourseKitError(f"refusing to load class {meta['class']} from {meta['module']}: not a coursekit model.")
-        klass = getattr(importlib.import_module(meta["module"]), meta["class"])
-        if not (isinstance(klass, type) and issubclass(klass, cls)):
-            raise CourseKitError(f"{folder} holds a {meta['class']}, not a {cls.__name__}.")
+        The array file must match the SHA-256 recorded in ``params.json`` (a folder saved before
+        checksums loads with a warning), and the saved hyperparameters pass the same checks as a
+        fresh model's. Every problem raises a :class:`~coursekit.CourseKitError` naming the folder
+        and the file (see :mod:`coursekit.models._persistence`).
+        """
+        from coursekit.models import _persistence as io
+
+        folder = check_path(folder, "folder")
+        meta = io.read_meta(folder)
+        klass = io.model_class(meta, folder, cls)
         hook = getattr(klass, "_load_folder", None)  # models that save more than arrays (e.g. sub-models)
         if hook is not None:
             return hook(folder, meta)
-        model = klass(**meta["params"])
-        model.cold_users = meta.get("cold_users", "popular")
-        arrays = load_file(str(folder / "arrays.safetensors"))
-        for name, kind in meta["kinds"].items():
-            if kind.startswith("idmap:"):
-                value: Any = IdMap(arrays[name], kind.split(":", 1)[1])
-            elif kind.startswith("csr:"):
-                shape = tuple(int(x) for x in kind.split(":", 1)[1].split("x"))
-                value = sp.csr_matrix((arrays[f"{name}.data"], arrays[f"{name}.indices"],
-                                       arrays[f"{name}.indptr"]), shape=shape)
-            elif kind == "array":
-                value = arrays[name]
-            else:
-                value = meta["scalars"][name]
-            setattr(model, name, value)
+        model = io.build_model(klass, meta, folder)
+        io.restore_state(model, meta, io.read_arrays(folder, meta), folder)
         return model

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from coursekit._validation import CourseKitError
+from coursekit._validation import CourseKitError, check_seed
 from coursekit.interactions import Interactions
 from coursekit.models.base import Recommender
 
@@ -30,7 +30,7 @@ class RandomRecommender(Recommender):
         self.seed = seed
 
     def _fit(self, train: Interactions) -> None:
-        pass
+        check_seed(self.seed)
 
     def _score(self, user_index: np.ndarray) -> np.ndarray:
         # a counter-based hash (splitmix64) of (seed, user, item): batch-independent and vectorized

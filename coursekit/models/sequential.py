@@ -48,7 +48,7 @@ import math
 
 import numpy as np
 
-from coursekit._validation import CourseKitError, check_choice, check_positive_int
+from coursekit._validation import CourseKitError, check_choice, check_positive_int, check_seed
 from coursekit.interactions import Interactions
 from coursekit.models.base import Recommender
 
@@ -228,6 +228,7 @@ class _SequentialBase(Recommender):
 
     # -- checks
     def _check_params(self) -> None:
+        check_seed(self.seed)
         for name in ("dim", "n_layers", "n_heads", "max_len", "epochs", "batch_size"):
             check_positive_int(getattr(self, name), name)
         if self.dim % self.n_heads:

@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from coursekit._validation import CourseKitError, check_choice, check_positive_int
+from coursekit._validation import CourseKitError, check_choice, check_positive_int, check_seed
 from coursekit.interactions import Interactions
 from coursekit.models.base import Recommender
 from coursekit.models.content import _unit_rows, align_item_vectors
@@ -123,6 +123,11 @@ class TwoTower(Recommender):
         Subtract :math:`\\log p_i` (item frequency among training pairs) from the logits.
     epochs, batch_size, lr, weight_decay
         AdamW training loop; pairs are the distinct training (user, item) pairs, reshuffled each epoch.
+    early_stopping : int, optional
+        Patience in epochs: with ``fit(train, valid=...)``, the validation NDCG@10 (full ranking,
+        training items excluded) is measured after every epoch; training stops when it has not
+        improved for this many epochs and the towers of the best epoch are kept (:attr:`best_epoch_`,
+        :attr:`valid_history_`). ``epochs`` is then the maximum. ``None`` (default): run all epochs.
     finetune_encoder : bool
         Train the text encoder end to end (GPU advised).
     encoder : str or None
@@ -141,7 +146,8 @@ class TwoTower(Recommender):
                  history_len: int = 50, temperature: float = 0.05, logq_correction: bool = False,
                  epochs: int = 10, batch_size: int = 256, lr: float = 1e-3, weight_decay: float = 0.0,
                  finetune_encoder: bool = False, encoder: str | None = None, encoder_lr: float = 2e-5,
-                 max_length: int = 64, device: str = "auto", seed: int = 0, progress: bool = False):
+                 max_length: int = 64, device: str = "auto", seed: int = 0, progress: bool = False,
+                 early_stopping: int | None = None):
         self.item_vectors = item_vectors
         self.item_texts = item_texts
         self.dim = dim
@@ -163,6 +169,7 @@ class TwoTower(Recommender):
         self.device = device
         self.seed = seed
         self.progress = progress
+        self.early_stopping = early_stopping
 
     def get_params(self) -> dict[str, Any]:
         params = super().get_params()
@@ -172,6 +179,7 @@ class TwoTower(Recommender):
 
     # ------------------------------------------------------------------ building
     def _check_params(self) -> None:
+        check_seed(self.seed)
         check_positive_int(self.dim, "dim")
         check_positive_int(self.hidden, "hidden")
         check_positive_int(self.history_len, "history_len")
@@ -269,13 +277,39 @@ class TwoTower(Recommender):
         return torch.autocast("cuda", dtype=self._amp_dtype(), enabled=self._dev.startswith("cuda"))
 
     # ------------------------------------------------------------------ fitting
+    def fit(self, train: Interactions, valid: Interactions | None = None) -> TwoTower:
+        """Fit on ``train``; with ``valid`` (same id universe, cut from the training data) the validation
+        NDCG@10 is recorded per epoch (:attr:`valid_history_`) and ``early_stopping`` can use it."""
+        if valid is not None:
+            from coursekit.evaluation import check_same_universe
+
+            if not isinstance(valid, Interactions):
+                raise CourseKitError(f"valid must be coursekit Interactions (or None), got {type(valid).__name__}.")
+            check_same_universe(train, valid)
+            if self.finetune_encoder:
+                raise CourseKitError("validation during training (valid=...) is not supported with "
+                                     "finetune_encoder=True; fit without valid, or with finetune_encoder=False.")
+        if self.early_stopping is not None:
+            check_positive_int(self.early_stopping, "early_stopping")
+            if valid is None:
+                raise CourseKitError(f"early_stopping={self.early_stopping!r} needs a validation part: call "
+                                     "fit(train, valid=valid) with valid cut from the training data (e.g. "
+                                     "user_temporal_split(train, test_frac=0.1)), or set early_stopping=None.")
+        self._valid = valid
+        try:
+            return super().fit(train)
+        finally:
+            del self._valid
+
     def _fit(self, train: Interactions) -> None:
         import torch
 
         from coursekit.env import pick_device
 
         self._check_params()
-        small = self.batch_size * self.history_len * self.dim < 200_000 and not self.finetune_encoder
+        # a batch of the adaptor-only model is a few small matrix products (the item tower runs on the
+        # batch's distinct items only): one thread is faster, and much faster on a busy 2-core machine
+        small = self.batch_size * self.history_len * self.dim < 4_000_000 and not self.finetune_encoder
         if pick_device(self.device) == "cpu" and small:
             # tiny matrices: starting threads costs more than the work (much more on a busy machine)
             before = torch.get_num_threads()
@@ -330,6 +364,8 @@ class TwoTower(Recommender):
         # float16 autocast needs loss scaling; bfloat16 and the CPU do not (then the scaler passes through)
         scaler = torch.amp.GradScaler("cuda", enabled=dev.startswith("cuda") and self._amp_dtype() == torch.float16)
         history = []
+        valid = getattr(self, "_valid", None)
+        valid_history, best_state, self.best_epoch_ = [], None, self.epochs
         from tqdm.auto import tqdm
 
         for epoch in tqdm(range(self.epochs), desc="two-tower", unit="epoch", disable=not self.progress):
@@ -357,7 +393,17 @@ class TwoTower(Recommender):
             history.append(total / max(n_batches, 1))
             if not math.isfinite(history[-1]):
                 raise FloatingPointError("two-tower loss is not finite; lower lr or raise temperature.")
+            if valid is not None:
+                valid_history.append(self._valid_ndcg(net, base_np, H_np, M_np, train, valid))
+                if valid_history[-1] >= max(valid_history):
+                    self.best_epoch_ = epoch + 1
+                    best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+                elif self.early_stopping is not None and epoch + 1 - self.best_epoch_ >= self.early_stopping:
+                    break
         self.loss_history_ = np.asarray(history, dtype=np.float64)
+        self.valid_history_ = np.asarray(valid_history, dtype=np.float64)
+        if self.early_stopping is not None and best_state is not None:
+            net.load_state_dict(best_state)
         if enc is not None:
             base_np = self._encode_all(texts, enc, tok)
             self._encoder, self._tokenizer = enc.eval(), tok
@@ -381,6 +427,23 @@ class TwoTower(Recommender):
         q = torch.nn.functional.normalize(net.users(hv, m, u).float(), dim=-1)
         log_q = log_q_all[i] if log_q_all is not None else None
         return in_batch_softmax_loss(q, e, self.temperature, item_ids=i, log_q=log_q)
+
+    def _valid_ndcg(self, net, base_np: np.ndarray, H_np: np.ndarray, M_np: np.ndarray, train: Interactions,
+                    valid: Interactions) -> float:
+        """Mean NDCG@10 on ``valid`` of the towers as they are now (training items excluded)."""
+        import torch
+
+        from coursekit.evaluation import evaluate_per_user
+
+        net.eval()
+        with torch.inference_mode():
+            idx = torch.arange(len(base_np), device=self._dev)
+            emb = net.items(torch.as_tensor(base_np, device=self._dev), idx).float()
+            q = net.users(emb[torch.as_tensor(H_np, device=self._dev)], torch.as_tensor(M_np, device=self._dev),
+                          torch.arange(H_np.shape[0], device=self._dev)).float()
+            scores = (_unit_rows(q.cpu().numpy()) @ _unit_rows(emb.cpu().numpy()).T).astype(np.float64)
+        net.train()
+        return float(evaluate_per_user(scores, train, valid, "ndcg", 10).mean())
 
     def _finish(self, net, H_np: np.ndarray, M_np: np.ndarray) -> None:
         """Towers evaluated for every item and user, weights copied to numpy attributes."""

@@ -12,6 +12,12 @@ is the mean true affinity of the listed items under the new taste minus that und
 records :math:`m` at every event of every drift user *before* the event is applied (test-then-train,
 as in :mod:`coursekit.stream.prequential`), indexed by :math:`j`, the number of post-drift events
 the recommender has already seen (:math:`j < 0` before the drift).
+
+A second, plainer reading of the same lists: the **new-category share**, the fraction of the
+listed items whose category the user's *new* taste likes (:math:`\theta^{new}_{u,c} > 0`; the
+shop's drift draws a new taste that likes none of the old categories). :func:`drift_window_mean`
+averages either measure per user over a window of :math:`j`, for paired before/after comparisons
+(:func:`coursekit.claims.compare`).
 """
 from __future__ import annotations
 
@@ -22,7 +28,7 @@ from coursekit._validation import CourseKitError, check_positive_int
 from coursekit.stream.online import OnlineRecommender
 from coursekit.stream.replay import Replay
 
-__all__ = ["drift_recovery", "recovery_summary"]
+__all__ = ["drift_recovery", "recovery_summary", "drift_window_mean"]
 
 
 def drift_recovery(recommender: OnlineRecommender, replay: Replay, truth: dict, k: int = 10,
@@ -52,7 +58,9 @@ def drift_recovery(recommender: OnlineRecommender, replay: Replay, truth: dict, 
     Returns
     -------
     DataFrame
-        ``user, timestamp, j, alignment`` (one row per recorded event).
+        ``user, timestamp, j, alignment, new_share`` (one row per recorded event); ``new_share``
+        is the share of the list in categories the new taste likes (NaN when the truth has no
+        ``category=...`` attributes).
     """
     k = check_positive_int(k, "k")
     drift = truth["drift"]
@@ -69,6 +77,13 @@ def drift_recovery(recommender: OnlineRecommender, replay: Replay, truth: dict, 
     delta = (truth["drift_tastes"].loc[drift["user_id"]].to_numpy(float)
              - truth["user_tastes"].loc[drift["user_id"]].to_numpy(float)) @ X.T      # (n_drift, n_items)
     row = dict(zip(du.tolist(), range(len(du))))
+    cats = [c for c in truth["item_attributes"].columns if str(c).startswith("category=")]
+    if cats:
+        liked = truth["drift_tastes"].loc[drift["user_id"], cats].to_numpy(float) > 0      # (n_drift, n_cat)
+        in_cat = truth["item_attributes"][cats].reindex(replay.items.ids).fillna(0).to_numpy(float) > 0
+        new_like = (liked.astype(float) @ in_cat.T.astype(float)) > 0                    # (n_drift, n_items)
+    else:
+        new_like = None
     ev = replay.stream_arrays()
     is_drift = np.isin(ev.user, du)
     # events per drift user, counted from the drift: j = #post-drift events before this one
@@ -91,10 +106,11 @@ def drift_recovery(recommender: OnlineRecommender, replay: Replay, truth: dict, 
         if record[e]:
             idx, _ = recommender.recommend_index(u, k)
             idx = idx[idx >= 0]
-            out.append((int(users.ids[u]), int(ev.timestamp[e]), int(j[e]), float(delta[row[u], idx].mean())))
+            share = float(new_like[row[u], idx].mean()) if new_like is not None and idx.size else np.nan
+            out.append((int(users.ids[u]), int(ev.timestamp[e]), int(j[e]), float(delta[row[u], idx].mean()), share))
         v = ev.value[e]
         recommender.update_index(u, int(ev.item[e]), int(ev.timestamp[e]), None if np.isnan(v) else float(v))
-    return pd.DataFrame(out, columns=["user", "timestamp", "j", "alignment"])
+    return pd.DataFrame(out, columns=["user", "timestamp", "j", "alignment", "new_share"])
 
 
 def recovery_summary(result: pd.DataFrame, max_j: int = 30) -> dict:
@@ -118,3 +134,39 @@ def recovery_summary(result: pd.DataFrame, max_j: int = 30) -> dict:
             "recovered_within_5": float(np.mean(firsts <= 5)) if firsts.size else np.nan,
             "recovered_within_10": float(np.mean(firsts <= 10)) if firsts.size else np.nan,
             "users": int(firsts.size)}
+
+
+def drift_window_mean(result: pd.DataFrame, j_min: int, j_max: int, column: str = "alignment") -> pd.Series:
+    r"""Per drift user, the mean of ``column`` over the recorded events with :math:`j_{min} \le j \le j_{max}`.
+
+    Two windows of the same :func:`drift_recovery` result, aligned on their common users, give the
+    paired before/after values of a claim (e.g. ``j`` in -3..-1 against 10..30); two methods'
+    results over the same window give a paired comparison of the methods.
+
+    Parameters
+    ----------
+    result : DataFrame
+        Output of :func:`drift_recovery`.
+    j_min, j_max : int
+        The window, inclusive (negative: before the drift).
+    column : str
+        ``"alignment"`` or ``"new_share"``.
+
+    Returns
+    -------
+    Series
+        Indexed by user id (users with at least one recorded event in the window).
+
+    >>> r = pd.DataFrame({"user": [1, 1, 1, 2, 2], "j": [-1, 0, 1, -1, 3], "alignment": [-1.0, 0.5, 1.5, -2.0, 1.0]})
+    >>> drift_window_mean(r, 0, 5).tolist()
+    [1.0, 1.0]
+    >>> drift_window_mean(r, -3, -1).tolist()
+    [-1.0, -2.0]
+    """
+    if column not in result.columns:
+        raise CourseKitError(f"column={column!r} is not in the drift_recovery result; use one of "
+                             f"{[c for c in result.columns if c not in ('user', 'timestamp', 'j')]}.")
+    if j_min > j_max:
+        raise CourseKitError(f"j_min must not exceed j_max, got j_min={j_min}, j_max={j_max}.")
+    part = result[result["j"].between(j_min, j_max)]
+    return part.groupby("user")[column].mean().rename(f"{column} j={j_min}..{j_max}")

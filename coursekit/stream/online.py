@@ -523,7 +523,7 @@ class OnlineSGD(OnlineRecommender):
             yi, Yn = self._Y[i], self._Y[neg]
             if self.loss == "bpr":
                 diff = yi[None, :] - Yn                    # (n, f)
-                g = -1.0 / (1.0 + np.exp(diff @ x))       # d/dz of -log sigma(z)
+                g = -0.5 * (1.0 - np.tanh(0.5 * (diff @ x)))   # d/dz of -log sigma(z) = -1/(1+e^z), no overflow
                 gx = g @ diff + self.reg * x
                 gi, gn = g.sum() * x, -g[:, None] * x[None, :]
             else:

@@ -100,7 +100,10 @@ def load_pair_tokenizer(model: str | None = None, cached: bool = False):
 def _load_tokenizer(path: str):
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+    from coursekit.text.encoder import quiet_loading
+
+    with quiet_loading():
+        return AutoTokenizer.from_pretrained(path, trust_remote_code=False)
 
 
 @functools.lru_cache(maxsize=4)
@@ -249,8 +252,11 @@ class CrossEncoder:
         kwargs: dict[str, Any] = {}
         if dropout is not None:
             kwargs.update(hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
-        net = AutoModelForSequenceClassification.from_pretrained(
-            path, num_labels=1, use_safetensors=True, trust_remote_code=False, **kwargs)
+        from coursekit.text.encoder import quiet_loading
+
+        with quiet_loading():   # the report would list the new head as MISSING: expected, so not shown
+            net = AutoModelForSequenceClassification.from_pretrained(
+                path, num_labels=1, use_safetensors=True, trust_remote_code=False, **kwargs)
         return cls(net, load_pair_tokenizer(model), task=task, max_length=max_length,
                    max_candidate_tokens=max_candidate_tokens, device=device)
 
@@ -380,8 +386,11 @@ class CrossEncoder:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         model = copy.deepcopy(self.model).merge_and_unload() if self.is_lora else self.model
-        model.save_pretrained(folder)
-        self.tokenizer.save_pretrained(folder)
+        from coursekit.text.encoder import quiet_loading
+
+        with quiet_loading():   # no "Writing model shards" progress bar
+            model.save_pretrained(folder)
+            self.tokenizer.save_pretrained(folder)
         meta = {"max_length": self.max_length, "max_candidate_tokens": self.max_candidate_tokens,
                 "task": self.task, "target_mean": self.target_mean, "target_scale": self.target_scale}
         (folder / _CONFIG_FILE).write_text(json.dumps(meta, indent=1))
@@ -397,10 +406,13 @@ class CrossEncoder:
             raise CourseKitError(f"{folder} holds no saved cross-encoder ({_CONFIG_FILE} missing); "
                                  "write one with CrossEncoder.save(folder).")
         meta = json.loads((folder / _CONFIG_FILE).read_text())
-        net = AutoModelForSequenceClassification.from_pretrained(folder, use_safetensors=True,
-                                                                 trust_remote_code=False)
+        from coursekit.text.encoder import quiet_loading
+
+        with quiet_loading():
+            net = AutoModelForSequenceClassification.from_pretrained(folder, use_safetensors=True,
+                                                                     trust_remote_code=False)
+            tok = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
         _own_memory(net)
-        tok = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
         return cls(net, tok, device=device, **meta)
 
     def __repr__(self) -> str:

@@ -24,6 +24,7 @@ No ``trust_remote_code``; weights are read from safetensors only. The device is 
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -38,7 +39,7 @@ import numpy as np
 from coursekit._validation import CourseKitError, check_choice, check_positive_int
 
 __all__ = ["DEFAULT_MODEL", "HUB_FALLBACK", "resolve_model", "load_tokenizer", "load_encoder_model",
-           "mean_pool", "pool", "model_identity", "TextEncoder", "text_hash", "make_tiny_bert"]
+           "mean_pool", "pool", "model_identity", "TextEncoder", "text_hash", "make_tiny_bert", "quiet_loading"]
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 HUB_FALLBACK = "sentence-transformers/all-MiniLM-L6-v2"
@@ -70,11 +71,37 @@ def resolve_model(name: str | os.PathLike | None = None) -> str:
     return str(name)
 
 
+@contextlib.contextmanager
+def quiet_loading():
+    """Silence transformers while a model loads or saves: its load report and its progress bars.
+
+    Loading an encoder checkpoint into a sequence-classification model makes transformers print a
+    "LOAD REPORT" (the new head's weights are MISSING, i.e. freshly initialised: expected) and a
+    "Loading weights" progress bar. Errors still surface; the previous verbosity is restored.
+
+    >>> with quiet_loading():
+    ...     pass
+    """
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
 def load_tokenizer(model: str | None = None):
     """The (fast) tokenizer of ``model`` (see :func:`resolve_model`)."""
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(resolve_model(model))
+    with quiet_loading():
+        return AutoTokenizer.from_pretrained(resolve_model(model))
 
 
 def load_encoder_model(model: str | None = None, device: str = "auto"):
@@ -83,7 +110,8 @@ def load_encoder_model(model: str | None = None, device: str = "auto"):
 
     from coursekit.env import pick_device
 
-    net = AutoModel.from_pretrained(resolve_model(model), use_safetensors=True)
+    with quiet_loading():
+        net = AutoModel.from_pretrained(resolve_model(model), use_safetensors=True)
     return net.to(pick_device(device)).eval()
 
 
@@ -330,6 +358,7 @@ def make_tiny_bert(folder: str | os.PathLike, hidden: int = 32, layers: int = 2,
     torch.manual_seed(seed)
     net = BertModel(config)
     folder = Path(folder)
-    net.save_pretrained(str(folder))
-    tok.save_pretrained(str(folder))
+    with quiet_loading():
+        net.save_pretrained(str(folder))
+        tok.save_pretrained(str(folder))
     return str(folder)

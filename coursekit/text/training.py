@@ -66,7 +66,7 @@ from coursekit.interactions import IdMap, Interactions
 __all__ = ["Pairs", "TrainResult", "StepCost", "align_item_texts", "make_pairs", "sample_negatives",
            "hard_negative_sample",
            "apply_lora", "freeze_lower_layers", "train_cross_encoder", "train_rating_regressor",
-           "training_step_cost", "binary_auc"]
+           "training_step_cost", "binary_auc", "auc_standard_error"]
 
 
 # ---------------------------------------------------------------------------- item texts
@@ -346,7 +346,11 @@ def apply_lora(cross_encoder, r: int = 8, alpha: int = 16, dropout: float = 0.05
         raise CourseKitError("this cross-encoder already has LoRA adapters; merge_lora() first or reuse it.")
     config = LoraConfig(task_type=TaskType.SEQ_CLS, r=check_positive_int(r, "r"), lora_alpha=alpha,
                         lora_dropout=dropout, target_modules=list(target_modules))
-    cross_encoder.model = get_peft_model(cross_encoder.model, config)
+    import warnings
+
+    with warnings.catch_warnings():   # peft calls a transformers method deprecated in v5: not the user's concern
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        cross_encoder.model = get_peft_model(cross_encoder.model, config)
     return cross_encoder
 
 
@@ -388,6 +392,32 @@ def binary_auc(labels: np.ndarray, scores: np.ndarray) -> float:
         return float("nan")
     ranks = rankdata(scores)
     return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def auc_standard_error(auc: float, n_pos: int, n_neg: int) -> float:
+    r"""Standard error of an AUC from ``n_pos`` positives and ``n_neg`` negatives (Hanley & McNeil 1982).
+
+    .. math::
+
+        \mathrm{SE}^2 = \frac{A(1-A) + (n_+ - 1)(Q_1 - A^2) + (n_- - 1)(Q_2 - A^2)}{n_+ n_-},
+        \qquad Q_1 = \frac{A}{2 - A}, \quad Q_2 = \frac{2A^2}{1 + A}.
+
+    For a claim such as "the validation AUC is above chance", e.g.
+    ``coursekit.claims.threshold(auc, auc_standard_error(auc, n_pos, n_neg), 0.5, "AUC", what="chance")``.
+    NaN when ``auc`` is NaN or either count is zero.
+
+    >>> round(auc_standard_error(0.5, 100, 300), 4)
+    0.0334
+    """
+    a = float(auc)
+    n_pos, n_neg = int(n_pos), int(n_neg)
+    if not math.isfinite(a) or n_pos <= 0 or n_neg <= 0:
+        return float("nan")
+    if not 0.0 <= a <= 1.0:
+        raise CourseKitError(f"auc must be in [0, 1], got {auc!r}.")
+    q1, q2 = a / (2.0 - a), 2.0 * a * a / (1.0 + a)
+    var = (a * (1 - a) + (n_pos - 1) * (q1 - a * a) + (n_neg - 1) * (q2 - a * a)) / (n_pos * n_neg)
+    return float(math.sqrt(max(var, 0.0)))
 
 
 # ---------------------------------------------------------------------------- the loop

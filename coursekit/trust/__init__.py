@@ -14,16 +14,16 @@ the best arm*, :math:`R_T = \sum_{t=1}^{T} (\mu^\star - \mu_{a_t})`, a cumulativ
 grow sub-linearly -- not an accuracy score.
 """
 from coursekit.trust.calibration import (CALIBRATORS, IsotonicCalibration, MinMaxScaling, PlattScaling,
-                                         TemperatureScaling, brier_score, calibration_report,
+                                         TemperatureScaling, brier_score, calibration_report, ece_change,
                                          expected_calibration_error, hit_pairs, make_calibrator, reliability_table,
                                          split_users)
-from coursekit.trust.diversity import (MMRReranker, cooccurrence_vectors, indicator_vectors, diversity_sweep, knee_point, mmr_rerank,
-                                       unit_vectors)
+from coursekit.trust.diversity import (MMRReranker, cooccurrence_vectors, coverage_change, indicator_vectors,
+                                       diversity_sweep, knee_point, mmr_rerank, unit_vectors)
 from coursekit.trust.feedback import NotInterested, dismissal_effect
 
 __all__ = [
     "hit_pairs", "split_users", "expected_calibration_error", "reliability_table", "brier_score",
     "MinMaxScaling", "PlattScaling", "IsotonicCalibration", "TemperatureScaling", "make_calibrator", "CALIBRATORS",
-    "calibration_report", "mmr_rerank", "MMRReranker", "diversity_sweep", "knee_point", "unit_vectors",
-    "cooccurrence_vectors", "indicator_vectors", "NotInterested", "dismissal_effect",
+    "calibration_report", "ece_change", "mmr_rerank", "MMRReranker", "diversity_sweep", "knee_point", "unit_vectors",
+    "cooccurrence_vectors", "indicator_vectors", "NotInterested", "dismissal_effect", "coverage_change",
 ]

@@ -40,7 +40,7 @@ from coursekit.interactions import Interactions
 
 __all__ = ["hit_pairs", "split_users", "expected_calibration_error", "reliability_table", "brier_score",
            "MinMaxScaling", "PlattScaling", "IsotonicCalibration", "TemperatureScaling", "make_calibrator",
-           "CALIBRATORS", "calibration_report"]
+           "CALIBRATORS", "calibration_report", "ece_change"]
 
 STRATEGIES = ("uniform", "quantile")
 
@@ -201,6 +201,43 @@ def expected_calibration_error(prob, labels, n_bins: int = 10, strategy: str = "
     """
     t = reliability_table(prob, labels, n_bins, strategy)
     return float((t["count"] * (t["hit_rate"] - t["mean_prob"]).abs()).sum() / t["count"].sum())
+
+
+def ece_change(prob_before, prob_after, labels, n_bins: int = 10, strategy: str = "uniform",
+               n_boot: int = 200, seed: int = 0) -> tuple[float, float]:
+    r"""ECE after minus ECE before, on the same held-out pairs, with a paired bootstrap standard error.
+
+    ECE is one number per set of pairs, not a per-pair value, so its uncertainty comes from
+    resampling the pairs (the same resample for both probability vectors). The SE is the standard
+    deviation of the ``n_boot`` resampled differences; pairs of the same user are treated as
+    independent, so it is a little optimistic. A claim is then
+    ``coursekit.claims.threshold(diff, se, 0.0, "ECE change", what="no change", expect="below")``.
+
+    Returns
+    -------
+    (difference, se) : floats, ``ECE(after) - ECE(before)`` (negative = calibration improved).
+
+    >>> rng = np.random.default_rng(0)
+    >>> y = rng.random(2000) < 0.2
+    >>> diff, se = ece_change(np.full(2000, 0.6), np.full(2000, 0.2), y)
+    >>> bool(diff < -2 * se)
+    True
+    """
+    pa, y = _check_prob_labels(prob_before, labels)
+    pb, _ = _check_prob_labels(prob_after, labels)
+    if pa.shape != pb.shape:
+        raise CourseKitError(f"prob_before and prob_after must score the same pairs, got {pa.size} and {pb.size} values.")
+    n_boot = check_positive_int(n_boot, "n_boot")
+    diff = expected_calibration_error(pb, y, n_bins, strategy) - expected_calibration_error(pa, y, n_bins, strategy)
+    if y.size < 2:
+        return float(diff), float("nan")
+    rng = np.random.default_rng(seed)
+    boot = np.empty(n_boot)
+    for r in range(n_boot):
+        idx = rng.integers(0, y.size, y.size)
+        boot[r] = (expected_calibration_error(pb[idx], y[idx], n_bins, strategy)
+                   - expected_calibration_error(pa[idx], y[idx], n_bins, strategy))
+    return float(diff), float(boot.std(ddof=1))
 
 
 def brier_score(prob, labels) -> float:

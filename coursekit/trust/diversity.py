@@ -45,7 +45,7 @@ from coursekit.interactions import Interactions
 from coursekit.models.base import PAD_ID, Recommender, top_k
 
 __all__ = ["unit_vectors", "cooccurrence_vectors", "indicator_vectors", "mmr_rerank", "MMRReranker",
-           "diversity_sweep", "knee_point"]
+           "diversity_sweep", "knee_point", "coverage_change"]
 
 
 def _check_lam(lam) -> float:
@@ -340,7 +340,7 @@ def knee_point(x, y) -> int:
 def diversity_sweep(model: Recommender, train: Interactions, test: Interactions, item_vectors,
                     lambdas=(1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0), k: int = 10,
                     n_candidates: int = 50, ild_vectors=None, users=None,
-                    knee_axis: str = "ild") -> pd.DataFrame:
+                    knee_axis: str = "ild", per_user: bool = False) -> pd.DataFrame:
     r"""Re-rank a fitted model's candidates by MMR for each :math:`\lambda`; accuracy vs. diversity.
 
     The candidates (top ``n_candidates``, training items excluded) are scored once; for each
@@ -350,6 +350,12 @@ def diversity_sweep(model: Recommender, train: Interactions, test: Interactions,
     (:func:`coursekit.metrics.intra_list_diversity` with ``ild_vectors``, default ``item_vectors``)
     and catalogue coverage (:func:`coursekit.metrics.catalog_coverage`). At :math:`\lambda = 1`
     the numbers are those of the base model.
+
+    With ``per_user=True`` the table also carries what paired comparisons
+    (:func:`coursekit.claims.compare`) and :func:`coverage_change` need:
+    ``table.attrs["per_user"]`` (DataFrame ``user, lam, ndcg, ild``: one row per evaluated user
+    and :math:`\lambda`, ``user`` the user index) and ``table.attrs["lists"]`` (``{lam: top-k
+    item indices (n_users, k)}``).
 
     Returns
     -------
@@ -368,14 +374,65 @@ def diversity_sweep(model: Recommender, train: Interactions, test: Interactions,
     users = np.asarray(users, dtype=np.int64)
     cand, cand_s = model.recommend_indices(users, n_candidates, exclude_seen=True)
     ild_v = item_vectors if ild_vectors is None else ild_vectors
-    rows = []
+    rows, per_rows, lists = [], [], {}
     for lam in lambdas:
         top, _ = mmr_rerank(cand, cand_s, item_vectors, k=k, lam=lam)
-        rows.append({"lam": float(lam), "ndcg": float(np.nanmean(ndcg_at_k(top, rel[users], k))),
-                     "ild": float(np.nanmean(intra_list_diversity(top, ild_v))),
+        ndcg_u = ndcg_at_k(top, rel[users], k)
+        ild_u = intra_list_diversity(top, ild_v)
+        rows.append({"lam": float(lam), "ndcg": float(np.nanmean(ndcg_u)), "ild": float(np.nanmean(ild_u)),
                      "coverage": catalog_coverage(top, train.n_items)})
+        if per_user:
+            per_rows.append(pd.DataFrame({"user": users, "lam": float(lam), "ndcg": ndcg_u, "ild": ild_u}))
+            lists[float(lam)] = top
     table = pd.DataFrame(rows)
     table["knee"] = False
     table.loc[knee_point(table[knee_axis], table["ndcg"]), "knee"] = True
     table.attrs["users"] = int(len(users))
+    if per_user:
+        table.attrs["per_user"] = pd.concat(per_rows, ignore_index=True)
+        table.attrs["lists"] = lists
     return table
+
+
+def coverage_change(top_a, top_b, n_items: int, n_boot: int = 200, seed: int = 0) -> tuple[float, float]:
+    r"""Catalogue coverage of lists B minus that of lists A, with a paired bootstrap SE over users.
+
+    Coverage (:func:`coursekit.metrics.catalog_coverage`) is one number per set of lists, not a
+    per-user value, so its uncertainty comes from resampling the *users* (the same resample for A
+    and B: row ``u`` of both is user ``u``). The SE is the standard deviation of the ``n_boot``
+    resampled differences. A claim can then be
+    ``coursekit.claims.threshold(diff, se, 0.0, "coverage change", what="no change")``.
+
+    Parameters
+    ----------
+    top_a, top_b : int arrays (n_users, k)
+        Top-k item indices of the same users (``-1`` = padding), e.g. :math:`\lambda = 1` and the knee.
+    n_items : int
+        Catalogue size.
+
+    Returns
+    -------
+    (difference, se) : floats, ``coverage(B) - coverage(A)``.
+
+    >>> a = np.array([[0, 1], [0, 1], [0, 1]]); b = np.array([[0, 1], [2, 3], [4, 5]])
+    >>> diff, se = coverage_change(a, b, n_items=10)
+    >>> round(diff, 2), se > 0
+    (0.4, True)
+    """
+    from coursekit.metrics import catalog_coverage
+
+    a, b = np.asarray(top_a, dtype=np.int64), np.asarray(top_b, dtype=np.int64)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[0] != b.shape[0]:
+        raise CourseKitError(f"top_a and top_b must be 2-D lists of the same users, got shapes {a.shape} and "
+                             f"{b.shape}; pass the rows of the same users in the same order.")
+    n_items = check_positive_int(n_items, "n_items")
+    n_boot = check_positive_int(n_boot, "n_boot")
+    diff = catalog_coverage(b, n_items) - catalog_coverage(a, n_items)
+    if a.shape[0] < 2:
+        return float(diff), float("nan")
+    rng = np.random.default_rng(seed)
+    boot = np.empty(n_boot)
+    for r in range(n_boot):
+        idx = rng.integers(0, a.shape[0], a.shape[0])
+        boot[r] = catalog_coverage(b[idx], n_items) - catalog_coverage(a[idx], n_items)
+    return float(diff), float(boot.std(ddof=1))

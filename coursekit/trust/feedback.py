@@ -157,7 +157,8 @@ def dismissal_effect(rec: NotInterested, user, item=None, k: int = 10, n_similar
     Returns
     -------
     dict with ``dismissed`` (id), ``before``, ``after`` (id lists), ``dismissed_in_after`` (bool),
-    ``similar`` (ids), ``similar_drop``, ``other_drop`` (mean score drops), ``n_replaced`` (items of the
+    ``similar`` (ids), ``similar_drop``, ``other_drop`` (mean score drops), ``similar_drops``,
+    ``other_drops`` (the drops item by item, for a standard error), ``n_replaced`` (items of the
     old top-``k`` no longer in the new one), ``table`` (DataFrame: rank, before, after).
     """
     k = check_positive_int(k, "k")
@@ -186,6 +187,7 @@ def dismissal_effect(rec: NotInterested, user, item=None, k: int = 10, n_similar
         "dismissed_in_after": bool(item in after.tolist()),
         "similar": rec.items_.ids[similar].tolist(),
         "similar_drop": float(drop[similar].mean()), "other_drop": float(drop[other].mean()) if len(other) else np.nan,
+        "similar_drops": drop[similar].astype(np.float64), "other_drops": drop[other].astype(np.float64),
         "n_replaced": int(len(set(before.tolist()) - set(after.tolist()))),
         "table": pd.DataFrame({"rank": np.arange(1, k + 1), "before": before, "after": after}),
     }
