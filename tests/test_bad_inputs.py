@@ -511,3 +511,29 @@ def test_at_least_sixty_distinct_bad_inputs() -> None:
     tables = [DATA, DATA_HOME, SPLITS, METRICS, MODELS, PERSISTENCE, EVALUATION, EXERCISES, CLI]
     names = [row[0] for table in tables for row in table]
     assert len(names) == len(set(names)) and len(names) >= 60
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    ({"n_events": 10**12}, "n_events"),
+    ({"n_users": 10**12}, "n_users"),
+    ({"n_items": 10**12}, "n_items"),
+])
+def test_make_shop_refuses_sizes_beyond_memory_up_front(kwargs: dict, name: str) -> None:
+    """Huge sizes are refused before any allocation, naming the sizes and the fix."""
+    from coursekit.datasets.shop import make_shop
+
+    with pytest.raises(CourseKitError, match=name) as err:
+        make_shop(**kwargs)
+    assert "GiB" in str(err.value) and "lower" in str(err.value)
+
+
+def test_ease_refuses_a_catalogue_beyond_memory_up_front(monkeypatch) -> None:
+    """EASE's dense item-item matrices are sized before they are allocated."""
+    import coursekit._validation as validation
+    from coursekit.interactions import Interactions
+    from coursekit.models import EASE
+
+    monkeypatch.setattr(validation.os, "sysconf", lambda name: 100 if name == "SC_PHYS_PAGES" else 1)   # 100 bytes
+    log = pd.DataFrame({"user_id": [1, 1, 2, 2, 3], "item_id": [1, 2, 2, 3, 1]})
+    with pytest.raises(CourseKitError, match="EASE on 3 items"):
+        EASE().fit(Interactions.from_frame(log))

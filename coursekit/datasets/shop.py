@@ -79,7 +79,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from coursekit._validation import CourseKitError, check_positive_int
+from coursekit._validation import CourseKitError, check_memory, check_positive_int
 from coursekit.datasets.base import Dataset
 
 EPOCH = 1_735_689_600  # 2025-01-01T00:00:00Z, time 0 of the shop
@@ -743,6 +743,10 @@ def make_shop(n_users: int = 2000, n_items: int = 1000, n_events: int = 220_000,
     n_items = check_positive_int(n_items, "n_items")
     n_events = check_positive_int(n_events, "n_events")
     days = check_positive_int(days, "days")
+    # about 200 bytes per event (the log's columns and the sampler's work arrays) and the dense tastes/attributes
+    check_memory(200.0 * n_events + 16.0 * N_ATTRIBUTES * (n_users + n_items),
+                 f"make_shop(n_users={n_users}, n_items={n_items}, n_events={n_events})",
+                 "lower n_events, n_users or n_items.")
     if days > 40_000:
         raise CourseKitError(f"days must be at most 40000 (about 110 years), got {days}.")
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:

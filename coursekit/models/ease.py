@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from coursekit._validation import CourseKitError
+from coursekit._validation import CourseKitError, check_memory
 from coursekit.interactions import Interactions
 from coursekit.models.base import Recommender
 
@@ -107,6 +107,9 @@ class EASE(Recommender):
         if not (isinstance(self.reg, (int, float)) and np.isfinite(self.reg) and self.reg > 0):
             raise CourseKitError(f"reg must be a finite number > 0, got {self.reg!r}.")
         active = np.nonzero(self.item_popularity_ > 0)[0]
+        # the Gram matrix, its inverse and the weights: three dense (n, n) float64 arrays
+        check_memory(3 * 8.0 * active.size ** 2, f"EASE on {active.size:,} items",
+                     "keep fewer items (e.g. those with at least a few events) before fitting.")
         X = self.seen_[:, active].astype(np.float64)
         gram = (X.T @ X).toarray()
         self.active_items_ = active
