@@ -145,6 +145,23 @@ def _check_model_history(model: Recommender, train: Interactions, test: Interact
     )
 
 
+def _checked_model_or_scores(model_or_scores, train: Interactions, test: Interactions):
+    """A fitted model over ``train``'s universe, or a valid dense score array (returned as an array)."""
+    if isinstance(model_or_scores, Recommender):
+        _check_model_universe(model_or_scores, train, test)
+        return model_or_scores
+    return _check_scores(model_or_scores, train)
+
+
+def _check_sampled_k(kmax: int, n_negatives) -> int:
+    """``n_negatives`` as a positive int, refusing a cutoff longer than the sampled list."""
+    n_neg = check_positive_int(n_negatives, "n_negatives")
+    if kmax > n_neg + 1:
+        raise CourseKitError(f"k={kmax} exceeds the {n_neg + 1} ranked items (1 test item + {n_neg} "
+                             "negatives); lower k or raise n_negatives.")
+    return n_neg
+
+
 def _check_scores(scores, train: Interactions) -> np.ndarray:
     s = np.asarray(scores)
     if s.shape != (train.n_users, train.n_items):
@@ -317,11 +334,7 @@ def evaluate(model_or_scores, train: Interactions, test: Interactions, ks=(5, 10
     ks = _check_ks(ks)
     metrics = _check_metrics(metrics, [*_RANKING, "auc"], DEFAULT_METRICS)
     batch_size = check_batch_size(batch_size)
-    is_model = isinstance(model_or_scores, Recommender)
-    if is_model:
-        _check_model_universe(model_or_scores, train, test)
-    else:
-        model_or_scores = _check_scores(model_or_scores, train)
+    model_or_scores = _checked_model_or_scores(model_or_scores, train, test)
     rel_graded, n_overlap = relevance_matrix(train, test, relevance, min_rating)
     rel_binary = rel_graded.copy()
     rel_binary.data[:] = 1.0
@@ -394,10 +407,7 @@ def evaluate_per_user(model_or_scores, train: Interactions, test: Interactions, 
     metric = check_choice(metric, "metric", list(_RANKING))
     k = check_positive_int(k, "k")
     batch_size = check_batch_size(batch_size)
-    if isinstance(model_or_scores, Recommender):
-        _check_model_universe(model_or_scores, train, test)
-    else:
-        model_or_scores = _check_scores(model_or_scores, train)
+    model_or_scores = _checked_model_or_scores(model_or_scores, train, test)
     rel, _ = relevance_matrix(train, test)
     users = np.nonzero((np.diff(rel.indptr) > 0) & (train.user_counts() > 0))[0]
     top = _top_lists(model_or_scores, users, min(k, max(train.n_items, 1)), train.matrix("binary", dtype=np.float64),
@@ -559,14 +569,8 @@ def evaluate_sampled(model, train: Interactions, test: Interactions, n_negatives
     check_same_universe(train, test)
     ks = _check_ks(ks)
     metrics = _check_metrics(metrics, _SAMPLED, _SAMPLED)
-    n_neg = check_positive_int(n_negatives, "n_negatives")
-    if max(ks) > n_neg + 1:
-        raise CourseKitError(f"k={max(ks)} exceeds the {n_neg + 1} ranked items (1 test item + {n_neg} "
-                             "negatives); lower k or raise n_negatives.")
-    if isinstance(model, Recommender):
-        _check_model_universe(model, train, test)
-    else:
-        model = _check_scores(model, train)
+    n_neg = _check_sampled_k(max(ks), n_negatives)
+    model = _checked_model_or_scores(model, train, test)
     rel, n_overlap, pair_u, rank = _sampled_ranks(model, train, test, n_neg, seed, batch_size)
     users = np.unique(pair_u)
 
@@ -635,14 +639,8 @@ def evaluate_sampled_per_user(model, train: Interactions, test: Interactions, me
     check_same_universe(train, test)
     metric = check_choice(metric, "metric", list(_SAMPLED))
     k = check_positive_int(k, "k")
-    n_neg = check_positive_int(n_negatives, "n_negatives")
-    if k > n_neg + 1:
-        raise CourseKitError(f"k={k} exceeds the {n_neg + 1} ranked items (1 test item + {n_neg} "
-                             "negatives); lower k or raise n_negatives.")
-    if isinstance(model, Recommender):
-        _check_model_universe(model, train, test)
-    else:
-        model = _check_scores(model, train)
+    n_neg = _check_sampled_k(k, n_negatives)
+    model = _checked_model_or_scores(model, train, test)
     _, _, pair_u, rank = _sampled_ranks(model, train, test, n_neg, seed, batch_size)
     hit = rank <= k
     per_pair = {"hit_rate": hit.astype(float), "ndcg": hit / np.log2(rank + 1), "mrr": hit / rank}[metric]
