@@ -1,4 +1,4 @@
-"""Bandit bar of issue 7 (item 6), measured: regret of exploration policies on the shop's ground truth.
+"""Bandits, measured: regret of exploration policies on the shop's ground truth.
 
 Each seed is one run: a shop user arrives and, for T rounds, is shown one of K = 100 new (late-released)
 items; reward = a purchase, Bernoulli with the true probability sigma(theta_u'x_i - c2). Arm content
@@ -22,7 +22,8 @@ import time
 
 import pandas as pd
 
-from coursekit.coldstart.bandits import LinUCB, default_policies, regret_summary, run_bandits
+from coursekit.coldstart.bandit_policies import LinUCB, default_policies
+from coursekit.coldstart.bandits import regret_summary, run_bandits
 from coursekit.coldstart.simulator import movielens_problem, shop_problem
 from coursekit.datasets import load_dataset
 

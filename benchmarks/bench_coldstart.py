@@ -1,4 +1,4 @@
-"""Cold-start bars of issue 7 on ml-latest-small (and the shop), measured.
+"""Cold-start figures on ml-latest-small (and the shop), measured.
 
 1. Strict item cold start (20 % of the active items lose every training event; seed 0): NDCG@10 and
    Recall@10 of each method among the cold items and among all items, for the users who interacted
@@ -7,7 +7,7 @@
 
 Usage::
 
-    COURSEKIT_DATA_HOME=/work/shared/data/movielens python benchmarks/bench_coldstart.py \
+    COURSEKIT_DATA_HOME=../shared/data/movielens python benchmarks/bench_coldstart.py \
         [--dataset movielens|shop] [--cache DIR] [--seeds 0 1 2]
 
 Prints the tables; MiniLM item vectors come from the TextEncoder cache (``--cache``; the first run
@@ -21,9 +21,18 @@ import time
 import numpy as np
 import pandas as pd
 
-from coursekit.coldstart import (AttributeToFactor, CountGatedHybrid, DropoutNet, cold_item_table,
-                                 encoder_item_vectors, item_warmup_split, paired_gap, per_user_ndcg,
-                                 strict_cold_items, tfidf_item_vectors)
+from coursekit.coldstart import (
+    AttributeToFactor,
+    CountGatedHybrid,
+    DropoutNet,
+    cold_item_table,
+    encoder_item_vectors,
+    item_warmup_split,
+    paired_gap,
+    per_user_ndcg,
+    strict_cold_items,
+    tfidf_item_vectors,
+)
 from coursekit.datasets import load_dataset
 from coursekit.models import IALS, MostPopular, ProfileRecommender
 from coursekit.text import TextEncoder, item_texts

@@ -1,11 +1,11 @@
-"""New users (issue 7): iALS fold-in vs. fold-in + popularity prior vs. popularity, NDCG@10 by k reveals.
+"""New users: iALS fold-in vs. fold-in + popularity prior vs. popularity, NDCG@10 by k reveals.
 
 The prior weight beta is chosen per k by :func:`coursekit.coldstart.choose_prior_weight` on validation
 users drawn from the training users only; the evaluated new users never choose it.
 
 Usage::
 
-    COURSEKIT_DATA_HOME=/work/shared/data/movielens python benchmarks/bench_coldstart_newusers.py \
+    COURSEKIT_DATA_HOME=../shared/data/movielens python benchmarks/bench_coldstart_newusers.py \
         [--dataset movielens|shop] [--seeds 0 1]
 """
 from __future__ import annotations
@@ -16,12 +16,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from coursekit.coldstart import (
-    choose_prior_weight,
-    fold_in_scores,
-    onboarding_split,
-    prior_scores,
-)
+from coursekit.coldstart import choose_prior_weight, fold_in_scores, onboarding_split, prior_scores
 from coursekit.datasets import load_dataset
 from coursekit.evaluation import evaluate
 from coursekit.interactions import Interactions

@@ -8,7 +8,7 @@ Run::
 Pairs are built from the shop (``coursekit.datasets.load_shop``): history text (most recent
 first) and candidate text, 1 positive + 3 sampled negatives per group. Each training variant
 runs ``--steps`` timed steps after one warm-up step on a copy of the model
-(:func:`coursekit.text.training.training_step_cost`).
+(:func:`coursekit.finetune.training_step_cost`).
 """
 from __future__ import annotations
 
@@ -17,8 +17,6 @@ import platform
 import shlex
 import sys
 import time
-
-import numpy as np
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,9 +35,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from coursekit.datasets import load_shop
     from coursekit.env import pick_device
+    from coursekit.finetune import make_pairs, training_step_cost
     from coursekit.text.cross_encoder import CrossEncoder
     from coursekit.text.items import item_texts
-    from coursekit.text.training import make_pairs, training_step_cost
 
     device = pick_device(args.device)
     print(f"python {platform.python_version()}, torch {torch.__version__}, threads {torch.get_num_threads()}, "

@@ -1,6 +1,6 @@
-"""Explainers' faithfulness and cost on the shop and MovieLens (issue 8 bars).
+"""Explainers' faithfulness and cost on the shop and MovieLens.
 
-Run: COURSEKIT_DATA_HOME=/work/shared/data/movielens nice .venv/bin/python benchmarks/bench_explain.py [--users 50]
+Run: COURSEKIT_DATA_HOME=../shared/data/movielens nice .venv/bin/python benchmarks/bench_explain.py [--users 50]
 
 Prints, per data set and model (EASE, ItemKNN, iALS), the mean over users of: Spearman and top-3
 overlap with the exact contributions (additive models), run-to-run Spearman (two seeds), deletion

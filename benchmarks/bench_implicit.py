@@ -1,10 +1,12 @@
-"""Implicit-feedback benchmark: iALS, BPR, EASE against most-popular and the `implicit` library's ALS.
+"""Implicit-feedback benchmark: iALS, BPR, EASE against most-popular and `implicit`'s ALS, each tuned.
 
-Protocol (issue 4): MovieLens ml-latest-small, every rating is an interaction; per-user temporal
-80/20 split (:func:`coursekit.splits.user_temporal_split`); full ranking with each user's training
-items excluded (:func:`coursekit.evaluation.evaluate`). Hyperparameters are tuned on a validation
-split carved the same way from the *training* part (the last 20% of each user's training events),
-never on test; the best setting is refitted on the full training part and scored once on test.
+Fit time against the peers at equal settings, in one run: ``benchmarks/bench_peers.py``. This
+script compares quality at each model's *tuned* setting. Protocol: MovieLens ml-latest-small,
+every rating is an interaction; per-user temporal 80/20 split
+(:func:`coursekit.splits.user_temporal_split`); full ranking with each user's training items
+excluded (:func:`coursekit.evaluation.evaluate`). Hyperparameters are tuned on a validation split
+carved the same way from the *training* part (the last 20% of each user's training events), never
+on test; the best setting is refitted on the full training part and scored once on test.
 Both ALS implementations get the same factor budget (64), the same 15 iterations and grids of the
 same size over the same confidence levels (``implicit`` uses c = alpha * r, coursekit
 c = 1 + alpha * r, so implicit's alpha = ours + 1 on binary data).
@@ -20,12 +22,11 @@ import argparse
 import os
 import sys
 import time
-import zipfile
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from coursekit.datasets import load_movielens
 from coursekit.evaluation import evaluate
 from coursekit.interactions import Interactions
 from coursekit.models import BPR, EASE, IALS, MostPopular
@@ -37,23 +38,8 @@ METRICS = ["ndcg", "precision", "recall", "map"]
 
 # ---------------------------------------------------------------------------- data
 def load_movielens_interactions() -> Interactions:
-    """ml-latest-small through coursekit.datasets when it exists, else straight from the cached zip."""
-    try:
-        from coursekit.datasets import load_movielens  # H1's loader (verifies the checksum)
-    except ImportError:
-        load_movielens = None
-    if load_movielens is not None:
-        return load_movielens("ml-latest-small", download=False).to_interactions()
-    candidates = [Path(os.environ.get("COURSEKIT_DATA_HOME", ".")), Path("../shared/data/movielens"),
-                  Path(__file__).resolve().parents[2] / "shared" / "data" / "movielens"]
-    for folder in candidates:
-        archive = folder / "ml-latest-small.zip"
-        if archive.exists():
-            with zipfile.ZipFile(archive) as z:
-                frame = pd.read_csv(z.open("ml-latest-small/ratings.csv"))
-            frame = frame.rename(columns={"userId": "user_id", "movieId": "item_id"})
-            return Interactions.from_frame(frame)
-    sys.exit("ml-latest-small.zip not found: set COURSEKIT_DATA_HOME to the folder that holds it.")
+    """ml-latest-small (``COURSEKIT_DATA_HOME`` names the folder that holds the archive)."""
+    return load_movielens().to_interactions()
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -64,7 +50,7 @@ class ImplicitALS:
         self.params = dict(factors=factors, regularization=regularization, alpha=alpha,
                            iterations=iterations, random_state=seed)
 
-    def fit(self, train: Interactions) -> "ImplicitALS":
+    def fit(self, train: Interactions) -> ImplicitALS:
         from implicit.cpu.als import AlternatingLeastSquares
 
         self.model = AlternatingLeastSquares(**self.params, calculate_training_loss=False)
@@ -128,7 +114,8 @@ def quality(args) -> None:
         "iALS": (lambda **p: IALS(factors=64, iterations=15, seed=0, **p),
                  grid(alpha=[1.0, 3.0, 10.0, 30.0], reg=[1.0, 10.0, 30.0, 100.0] if not q else [10.0, 30.0])),
         "implicit ALS": (lambda **p: ImplicitALS(factors=64, iterations=15, seed=0, **p),
-                         grid(alpha=[2.0, 4.0, 11.0, 31.0], regularization=[1.0, 10.0, 30.0, 100.0] if not q else [10.0, 30.0])),
+                         grid(alpha=[2.0, 4.0, 11.0, 31.0],
+                              regularization=[1.0, 10.0, 30.0, 100.0] if not q else [10.0, 30.0])),
         "EASE": (lambda **p: EASE(**p), grid(reg=[100.0, 300.0, 1000.0] if not q else [300.0])),
         "BPR": (lambda **p: BPR(factors=64, batch_size=4096, lr=0.01, seed=0, **p),
                 grid(reg=[1e-3, 1e-2] if not q else [1e-2], epochs=[10, 30] if not q else [20])),
@@ -169,7 +156,8 @@ def quality(args) -> None:
 
 
 def timed_default_ials(train, repeats) -> dict:
-    return {solver: median_fit(lambda **p: IALS(factors=64, iterations=15, solver=solver), {}, train, repeats)[1]
+    return {solver: median_fit(lambda solver=solver: IALS(factors=64, iterations=15, solver=solver), {}, train,
+                               repeats)[1]
             for solver in ("cg", "cholesky")}
 
 
@@ -178,7 +166,7 @@ def scale_up(args) -> None:
     try:
         from coursekit.datasets import make_shop
     except ImportError:
-        print("  skipped: coursekit.datasets.make_shop does not exist yet (H1).")
+        print("  skipped: coursekit.datasets.make_shop is not available.")
         return
     for n_events in (1_000_000, 5_000_000):
         t = time.perf_counter()

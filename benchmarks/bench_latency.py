@@ -1,4 +1,4 @@
-"""Per-update and per-recommend latency (p50 / p99, ms) of the online updaters (issue 6).
+"""Per-update and per-recommend latency (p50 / p99, ms) of the online updaters.
 
 Catalogues
 ----------
@@ -19,11 +19,12 @@ events (update = the event, recommend = top-10 over the full catalogue with seen
 Thread settings: one-user operations are tiny matrix-vector products; multi-threaded BLAS spends
 more time waking threads than computing. BLAS and torch are limited to one thread here
 (``threadpoolctl`` if installed, else the environment variables set below before numpy is
-imported), via :func:`coursekit.stream.latency.single_threaded`. On a shared machine p99 includes interference from other processes.
+imported), via :func:`coursekit.stream.latency.single_threaded`. On a shared machine p99 includes
+interference from other processes.
 
 Run::
 
-    COURSEKIT_DATA_HOME=/work/shared/data/movielens python benchmarks/bench_latency.py
+    COURSEKIT_DATA_HOME=../shared/data/movielens python benchmarks/bench_latency.py
 """
 from __future__ import annotations
 
@@ -32,18 +33,16 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")   # before numpy is imported (used when threadpoolctl is absent)
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import time  # noqa: E402
+import argparse
+import time
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
 
-from coursekit.interactions import Interactions  # noqa: E402
-from coursekit.models import IALS, SASRec  # noqa: E402
-from coursekit.stream import (DecayedProfile, FoldInUpdater, OnlineSGD, RecencyPopularity, Replay,  # noqa: E402
-                              SequenceUpdater)
-from coursekit.stream.latency import measure_latency, single_threaded  # noqa: E402
+from coursekit.interactions import Interactions
+from coursekit.models import IALS, SASRec
+from coursekit.stream import DecayedProfile, FoldInUpdater, OnlineSGD, RecencyPopularity, Replay, SequenceUpdater
+from coursekit.stream.latency import measure_latency, single_threaded
 
 
 def movielens_setup(args):

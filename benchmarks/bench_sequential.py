@@ -1,4 +1,4 @@
-"""SASRec and BERT4Rec vs MostPopular on ml-latest-small, leave-last-out, full ranking (issue 6).
+"""SASRec and BERT4Rec vs MostPopular on ml-latest-small, leave-last-out, full ranking.
 
 Protocol
 --------
@@ -14,7 +14,7 @@ lr 5e-3, every training window each epoch, epochs chosen on validation (at most 
 
 Run (CPU: about a minute per SASRec epoch on a busy 2-core machine; a GPU is used when present)::
 
-    COURSEKIT_DATA_HOME=/work/shared/data/movielens python benchmarks/bench_sequential.py --seeds 0 1 2
+    COURSEKIT_DATA_HOME=/path/to/folder/with/ml-latest-small.zip python benchmarks/bench_sequential.py --seeds 0 1 2
     # skip the tuning run when the epochs were chosen before on the same validation split:
     python benchmarks/bench_sequential.py --models SASRec --epochs SASRec=15 --seeds 1
 """
@@ -24,7 +24,6 @@ import argparse
 import json
 import time
 
-import numpy as np
 import pandas as pd
 
 from coursekit.datasets import load_movielens
@@ -73,7 +72,7 @@ def main(argv=None) -> int:
     for name in args.models:
         curve = []
 
-        def on_epoch(model, epoch, curve=curve):
+        def on_epoch(model, epoch, curve=curve, name=name):
             if epoch % args.eval_every == 0:
                 m = metrics(model, tune.train, tune.valid)
                 curve.append({"epoch": epoch, **m, "loss": float(model.loss_history_[-1])})
@@ -102,7 +101,8 @@ def main(argv=None) -> int:
             "test_sd": {k: float(res[k].std(ddof=1)) if len(res) > 1 else float("nan") for k in ("hr@10", "ndcg@10")},
             "seconds": time.time() - t0,
         }
-        print(name, "test mean", report["models"][name]["test_mean"], "sd", report["models"][name]["test_sd"], flush=True)
+        result = report["models"][name]
+        print(name, "test mean", result["test_mean"], "sd", result["test_sd"], flush=True)
     print(json.dumps(report, indent=1, default=str))
     if args.out:
         with open(args.out, "w") as f:

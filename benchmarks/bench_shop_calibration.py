@@ -36,8 +36,7 @@ import pandas as pd
 from coursekit.claims import compare
 from coursekit.datasets import describe, load_dataset
 from coursekit.evaluation import evaluate_per_user
-from coursekit.models import EASE, IALS, ItemKNN, MostPopular
-from coursekit.models.factorization import BaselineOnly, BiasedMF
+from coursekit.models import EASE, IALS, BaselineOnly, BiasedMF, ItemKNN, MostPopular
 from coursekit.splits import random_split, user_temporal_split
 
 COMMAND = "python " + " ".join(sys.argv)
@@ -91,8 +90,9 @@ def rmse_ladder(data, seed: int = 42) -> tuple[pd.DataFrame, dict]:
         rows.append({"model": name, "test RMSE": float(np.sqrt(sq.mean())),
                      "hyper-parameters": ", ".join(f"{k}={v}" for k, v in chosen.get(name, {}).items())})
     table = pd.DataFrame(rows).set_index("model")
-    gains = {"BaselineOnly - global mean": table.loc["global mean", "test RMSE"] - table.loc["BaselineOnly", "test RMSE"],
-             "BiasedMF - BaselineOnly": table.loc["BaselineOnly", "test RMSE"] - table.loc["BiasedMF", "test RMSE"],
+    rmse = table["test RMSE"]
+    gains = {"BaselineOnly - global mean": rmse["global mean"] - rmse["BaselineOnly"],
+             "BiasedMF - BaselineOnly": rmse["BaselineOnly"] - rmse["BiasedMF"],
              "n_train": len(train), "n_test": len(test)}
     return table, gains
 

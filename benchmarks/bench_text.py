@@ -1,4 +1,4 @@
-"""Text benchmark (issue 5): MiniLM encoding throughput and two-tower training throughput on CPU.
+"""Text benchmark: MiniLM encoding throughput and two-tower training throughput on CPU.
 
 * **encode items/s**: :class:`coursekit.text.TextEncoder` with the cache off, on item texts of the shop
   (or MovieLens with ``--dataset movielens``), median of ``--repeats`` runs, per torch thread count.
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     for threads in args.threads:
         torch.set_num_threads(threads)
         model = TwoTower(vectors, dim=64, epochs=args.epochs, batch_size=256, device="cpu", seed=0)
-        seconds = _median_time(lambda: model.fit(inter), args.repeats)
+        seconds = _median_time(lambda model=model: model.fit(inter), args.repeats)
         print(f"two-tower threads={threads}: {n_pairs * args.epochs / seconds:10.0f} pairs/s  "
               f"({seconds:.2f} s for {args.epochs} epochs x {n_pairs:,} pairs, dim 64, history 50, batch 256)")
     if args.finetune:

@@ -1,4 +1,4 @@
-"""Trust-signal benchmark (issue 8, section 3): calibration ECE before/after, MMR trade-off, "not interested".
+"""Trust-signal benchmark: calibration ECE before/after, MMR trade-off, "not interested".
 
 Protocol, per data set (the synthetic shop and MovieLens ml-latest-small), every event an interaction:
 
@@ -21,7 +21,7 @@ Timings are wall-clock on a shared 2-core CPU: upper bounds.
 
 Run::
 
-    COURSEKIT_DATA_HOME=/work/shared/data/movielens python benchmarks/bench_trust.py
+    COURSEKIT_DATA_HOME=../shared/data/movielens python benchmarks/bench_trust.py
     python benchmarks/bench_trust.py --datasets shop --repeats 1     # quick
     python benchmarks/bench_trust.py --datasets shop --repeats 1 --cross-encoder   # + temperature scaling
 """
@@ -38,8 +38,14 @@ import coursekit
 from coursekit.models import IALS, ItemKNN
 from coursekit.splits import user_temporal_split
 from coursekit.stream import DecayedProfile
-from coursekit.trust import (NotInterested, calibration_report, diversity_sweep, hit_pairs, indicator_vectors,
-                             dismissal_effect)
+from coursekit.trust import (
+    NotInterested,
+    calibration_report,
+    dismissal_effect,
+    diversity_sweep,
+    hit_pairs,
+    indicator_vectors,
+)
 
 FEATURES = {"shop": ["category", "brand", "price_band"], "movielens": ["genres"]}
 
@@ -90,18 +96,18 @@ def run(name: str, n: int, repeats: int, seed: int) -> None:
 
 def cross_encoder_calibration(n_users: int, steps: int, seed: int) -> None:
     """Temperature scaling of a fine-tuned MiniLM cross-encoder's logits (shop, iALS top-20 re-ranked)."""
+    from coursekit.finetune import make_pairs, train_cross_encoder
     from coursekit.models.rerank import TwoStageRecommender
     from coursekit.text import item_texts
     from coursekit.text.cross_encoder import CrossEncoder
-    from coursekit.text.training import make_pairs, train_cross_encoder
 
     data = coursekit.load_dataset("shop")
     inter = data.to_interactions()
     split = user_temporal_split(inter, test_frac=0.2)
     train, test = split.train, split.test
     texts = item_texts(data).reindex(inter.items.ids)
-    short = pd.Series(data.items.set_index("item_id")["title"].reindex(inter.items.ids).astype(str).to_numpy(dtype=object),
-                      index=inter.items.ids)
+    titles = data.items.set_index("item_id")["title"].reindex(inter.items.ids)
+    short = pd.Series(titles.astype(str).to_numpy(dtype=object), index=inter.items.ids)
     t0 = time.perf_counter()
     ials = IALS(factors=32, iterations=10, seed=seed).fit(train)
     inner = user_temporal_split(train, test_frac=0.1)

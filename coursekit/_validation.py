@@ -43,15 +43,70 @@ def check_positive_int(value: Any, name: str) -> int:
     return int(value)
 
 
-def check_fraction(value: Any, name: str, *, allow_zero: bool = False) -> float:
-    """Return ``value`` as a float in (0, 1) (or [0, 1) with ``allow_zero``), else raise."""
+def check_nonneg_int(value: Any, name: str) -> int:
+    """Return ``value`` as an ``int`` if it is an integer >= 0, else raise.
+
+    >>> check_nonneg_int(0, "n_valid")
+    0
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise CourseKitError(f"{name} must be an integer >= 0, got {value!r} ({type(value).__name__}).")
+    if value < 0:
+        raise CourseKitError(f"{name} must be an integer >= 0, got {value}.")
+    return int(value)
+
+
+def _real(value: Any, name: str, wanted: str) -> float:
+    """``value`` as a finite float (bools, strings, NaN and infinities refused), naming ``wanted`` on error."""
+    if isinstance(value, (bool, np.bool_)):
+        raise CourseKitError(f"{name} must be {wanted}, got {value!r}.")
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise CourseKitError(f"{name} must be {wanted}, got {value!r} ({type(value).__name__}).") from None
+    if not np.isfinite(v):
+        raise CourseKitError(f"{name} must be {wanted}, got {value!r}.")
+    return v
+
+
+def check_nonneg_number(value: Any, name: str) -> float:
+    """Return ``value`` as a float if it is a finite number >= 0, else raise.
+
+    >>> check_nonneg_number(0, "reg")
+    0.0
+    """
+    v = _real(value, name, "a finite number >= 0")
+    if v < 0:
+        raise CourseKitError(f"{name} must be a finite number >= 0, got {value!r}.")
+    return v
+
+
+def check_positive_number(value: Any, name: str) -> float:
+    """Return ``value`` as a float if it is a finite number > 0, else raise.
+
+    >>> check_positive_number(0.5, "lr")
+    0.5
+    """
+    v = _real(value, name, "a finite number > 0")
+    if v <= 0:
+        raise CourseKitError(f"{name} must be a finite number > 0, got {value!r}.")
+    return v
+
+
+def check_fraction(value: Any, name: str, *, allow_zero: bool = False, allow_one: bool = False) -> float:
+    """Return ``value`` as a float in (0, 1), else raise; ``allow_zero`` / ``allow_one`` close the interval.
+
+    >>> check_fraction(0.2, "test_frac"), check_fraction(1, "frac", allow_one=True)
+    (0.2, 1.0)
+    """
     try:
         v = float(value)
     except (TypeError, ValueError):
         raise CourseKitError(f"{name} must be a number between 0 and 1, got {value!r}.") from None
     low_ok = v >= 0 if allow_zero else v > 0
-    if not (low_ok and v < 1):
-        bound = "[0, 1)" if allow_zero else "(0, 1)"
+    high_ok = v <= 1 if allow_one else v < 1
+    if not (low_ok and high_ok):
+        bound = ("[0, " if allow_zero else "(0, ") + ("1]" if allow_one else "1)")
         raise CourseKitError(f"{name} must lie in {bound}, got {value!r}.")
     return v
 

@@ -28,10 +28,13 @@ does not hold. Claims that depend on the data size are required in full runs onl
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from coursekit._validation import CourseKitError
 from coursekit.record import load_records, record
@@ -144,11 +147,9 @@ def _delivers(verdict: str, expect: str | None) -> bool:
 
 
 def _append(entry: dict[str, Any]) -> None:
-    import os
-
-    notebook = os.environ.get("COURSEKIT_NOTEBOOK", "notebook")
     from coursekit.record import records_path
 
+    notebook = os.environ.get("COURSEKIT_NOTEBOOK", "notebook")
     path = records_path(notebook)
     if path is None:
         return
@@ -169,14 +170,14 @@ def _digits(se: float, value: float) -> int:
     return int(min(6, max(2, 1 - math.floor(math.log10(ref)))))
 
 
-def _as_vector(x, name: str) -> np.ndarray:
+def _as_vector(x: ArrayLike, name: str) -> np.ndarray:
     arr = np.asarray(x, dtype=np.float64)
     if arr.ndim != 1:
         raise CourseKitError(f"{name} must be a 1-D array of per-unit values (one per user), got shape {arr.shape}.")
     return arr
 
 
-def paired_se(differences, n_boot: int | None = None, seed: int = 0) -> tuple[float, float, int]:
+def paired_se(differences: ArrayLike, n_boot: int | None = None, seed: int = 0) -> tuple[float, float, int]:
     r"""Mean of paired differences and its standard error: :math:`s_d/\sqrt n`, or the bootstrap SD.
 
     NaN units (e.g. users without a relevant item) are dropped.
@@ -311,7 +312,7 @@ def threshold(value: float, se: float, threshold: float, name: str, *, what: str
 
 
 # ------------------------------------------------------------------ reading claims back
-def claims_of(notebook: str, folder) -> list[dict[str, Any]]:
+def claims_of(notebook: str, folder: str | os.PathLike) -> list[dict[str, Any]]:
     """The claims a notebook recorded in ``folder`` (its records folder); [] if none."""
     try:
         return list(load_records(notebook, folder).get(CLAIMS_KEY, []))

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from coursekit._validation import CourseKitError
 
-
 _WORDS = {"true": True, "false": False, "none": None, "yes": True, "no": False}
 
 

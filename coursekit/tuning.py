@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from coursekit._validation import CourseKitError, check_positive_int
+from coursekit._validation import CourseKitError, check_nonneg_int, check_positive_int
 from coursekit.interactions import Interactions
 
 __all__ = ["TuningResult", "grid_search", "METRIC_LABELS"]
@@ -86,7 +86,7 @@ class TuningResult:
     at_edge: list[str] = field(default_factory=list)
     factory: Callable[..., Any] | None = None
 
-    def make(self, **overrides):
+    def make(self, **overrides: Any) -> Any:
         """A fresh, unfitted model with the best parameters (``overrides`` replace some of them)."""
         if self.factory is None:
             raise CourseKitError("this TuningResult has no factory; build the model from best_params yourself.")
@@ -166,9 +166,11 @@ def _edges(grid: dict[str, list[Any]], best: dict[str, Any]) -> list[tuple[str, 
 
 
 def grid_search(factory: Callable[..., Any], grid: Mapping[str, Sequence[Any]], train: Interactions,
-                valid: Interactions, *, metric: str = "ndcg", k: int = 10, score: Callable | None = None,
+                valid: Interactions, *, metric: str = "ndcg", k: int = 10,
+                score: Callable[[Any, Interactions, Interactions], float] | None = None,
                 label: str | None = None, higher_is_better: bool = True, expand: int = 0,
-                fit: Callable | None = None, details: Callable | None = None) -> TuningResult:
+                fit: Callable[[Any, Interactions, Interactions], Any] | None = None,
+                details: Callable[[Any], Mapping[str, Any]] | None = None) -> TuningResult:
     r"""Fit ``factory(**params)`` on ``train`` for each combination of ``grid``; score it on ``valid``.
 
     Parameters
@@ -211,19 +213,18 @@ def grid_search(factory: Callable[..., Any], grid: Mapping[str, Sequence[Any]], 
     if details is not None and not callable(details):
         raise CourseKitError(f"details must be a callable details(model) -> dict, got {details!r}.")
     if not callable(factory):
-        raise CourseKitError(f"factory must be callable (a model class or a lambda returning a model), got {factory!r}.")
+        raise CourseKitError(f"factory must be callable (a model class or a lambda returning a model), "
+                             f"got {factory!r}.")
     for name, part in (("train", train), ("valid", valid)):
         if not isinstance(part, Interactions):
             raise CourseKitError(f"{name} must be coursekit Interactions, got {type(part).__name__}; cut it from the "
                                  "training data with coursekit.splits.user_temporal_split(train, test_frac=0.2).")
-    expand = int(expand)
-    if expand < 0:
-        raise CourseKitError(f"expand must be an integer >= 0, got {expand!r}.")
+    expand = check_nonneg_int(expand, "expand")
     if score is None:
-        from coursekit.evaluation import _RANKING, evaluate_per_user
+        from coursekit.evaluation import RANKING_METRICS, evaluate_per_user
 
-        if metric not in _RANKING:
-            raise CourseKitError(f"metric must be one of {list(_RANKING)}, got {metric!r}.")
+        if metric not in RANKING_METRICS:
+            raise CourseKitError(f"metric must be one of {list(RANKING_METRICS)}, got {metric!r}.")
         k = check_positive_int(k, "k")
 
         def score(model, tr, va):

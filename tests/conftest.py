@@ -1,19 +1,31 @@
-"""Shared fixtures. MovieLens tests skip with a reason when the archive is not available,
-unless COURSEKIT_REQUIRE_MOVIELENS=1 (set by CI), in which case they fail."""
+"""Shared fixtures and test settings.
+
+MovieLens tests skip with a reason when the archive is not available, unless COURSEKIT_REQUIRE_MOVIELENS=1
+(set by CI), in which case they fail.
+
+Hypothesis: with ``CI`` set, the "ci" profile derandomises every property test (the same examples on every run,
+no example database); otherwise the "dev" profile draws new examples each run and prints how to reproduce a
+failure. ``HYPOTHESIS_PROFILE`` picks a profile explicitly.
+"""
 import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+from coursekit.datasets import data_home
+
+settings.register_profile("ci", derandomize=True, deadline=None, database=None, print_blob=True)
+settings.register_profile("dev", deadline=None, print_blob=True)
+HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
+settings.load_profile(HYPOTHESIS_PROFILE)
+
+
+def pytest_report_header(config) -> str:
+    return f"hypothesis profile: {HYPOTHESIS_PROFILE}"
 
 
 def movielens_available() -> bool:
-    home = os.environ.get("COURSEKIT_DATA_HOME")
-    if home and (Path(home) / "ml-latest-small.zip").exists():
-        return True
-    try:
-        from coursekit.datasets.home import data_home
-    except ImportError:
-        return False
     return (Path(data_home()) / "ml-latest-small.zip").exists()
 
 
@@ -49,7 +61,6 @@ def execute_notebook(path: Path, tmp: Path, parameters: dict) -> tuple[dict, flo
     The notebook runs through :func:`coursekit.runner.run_notebook` (what ``coursekit run`` uses), with
     ``COURSEKIT_SMOKE=1`` and ``SMOKE=True``; a failing cell fails the test with the cell's error.
     """
-    pytest.importorskip("papermill")
     from coursekit.record import load_records
     from coursekit.runner import run_notebook
 

@@ -18,13 +18,13 @@ import pytest
 import scipy.sparse as sp
 
 from coursekit._validation import CourseKitError
-from coursekit.interactions import IdMap, Interactions
+from coursekit.interactions import Interactions
 from coursekit.splits import LeakageError, Split
 
 # ---------------------------------------------------------------------------- shared data
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def log() -> pd.DataFrame:
     """A small log with ratings and integer timestamps (40 users, 30 items, unique pairs)."""
     rng = np.random.default_rng(0)
@@ -34,13 +34,13 @@ def log() -> pd.DataFrame:
     return frame.drop_duplicates(["user_id", "item_id"]).reset_index(drop=True)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def inter() -> Interactions:
     """The log as Interactions."""
     return Interactions.from_frame(log())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def split() -> Split:
     """A random 80/20 split (train, test) with a validation part of 10%."""
     from coursekit.splits import random_split
@@ -48,7 +48,7 @@ def split() -> Split:
     return random_split(inter(), test_frac=0.2, valid_frac=0.1, seed=0)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def popular():
     """MostPopular fitted on the train part."""
     from coursekit.models import MostPopular
@@ -56,7 +56,7 @@ def popular():
     return MostPopular().fit(split().train)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def ials():
     """A tiny IALS fitted on the train part."""
     from coursekit.models import IALS

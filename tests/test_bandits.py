@@ -1,4 +1,4 @@
-"""Bandits of lesson 06 (coursekit.coldstart.bandits / simulator): policies, regret, simulator, bad input."""
+"""Bandits of lesson 06 (coursekit.coldstart: bandit_policies, bandits, simulator): policies, regret, bad input."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,11 +6,24 @@ import pandas as pd
 import pytest
 
 from coursekit._validation import CourseKitError
-from coursekit.coldstart.bandits import (BetaThompson, EpsilonGreedy, LinearThompson, LinUCB, OraclePolicy,
-                                         RandomPolicy, UCB1, default_policies, plot_regret, regret_summary,
-                                         run_bandits)
-from coursekit.coldstart.simulator import (BanditProblem, bernoulli_problem, movielens_item_features,
-                                           movielens_problem, shop_problem)
+from coursekit.coldstart.bandit_policies import (
+    UCB1,
+    BetaThompson,
+    EpsilonGreedy,
+    LinearThompson,
+    LinUCB,
+    OraclePolicy,
+    RandomPolicy,
+    default_policies,
+)
+from coursekit.coldstart.bandits import plot_regret, regret_summary, run_bandits
+from coursekit.coldstart.simulator import (
+    BanditProblem,
+    bernoulli_problem,
+    movielens_item_features,
+    movielens_problem,
+    shop_problem,
+)
 
 EASY = [0.1, 0.2, 0.3, 0.9]
 
@@ -125,7 +138,8 @@ def test_ucb1_plays_every_arm_once_then_uses_the_total_count():
     assert sorted(first) == [0, 1, 2]
     # means (1, 0, 0), pulls (1, 1, 1), t = 3: scores 1 + sqrt(2 ln 3) vs sqrt(2 ln 3): arm 0
     assert policy.select(4, X)[0] == 0
-    policy.n[0] = [50, 1, 1]; policy.s[0] = [25, 0, 0]         # mean 0.5 + sqrt(2 ln 52 / 50) < 0 + sqrt(2 ln 52)
+    policy.n[0] = [50, 1, 1]
+    policy.s[0] = [25, 0, 0]         # mean 0.5 + sqrt(2 ln 52 / 50) < 0 + sqrt(2 ln 52)
     assert policy.select(53, X)[0] in (1, 2)
 
 

@@ -2,11 +2,13 @@
 import json
 from pathlib import Path
 
+import nbformat
 import numpy as np
 import pytest
 
 from coursekit import CourseKitError
 from coursekit.claims import compare, failed_claims, paired_se, threshold
+from coursekit.runner import run_notebook
 
 
 def test_paired_se_matches_the_textbook_formula():
@@ -92,11 +94,6 @@ def test_require_without_an_expectation_is_an_error():
 
 
 def test_runner_marks_a_notebook_whose_required_claim_fails(tmp_path):
-    pytest.importorskip("papermill")
-    import nbformat
-
-    from coursekit.runner import run_notebook
-
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     params = nbformat.v4.new_code_cell("SMOKE = False\nGAP = 0.1")
@@ -117,11 +114,6 @@ def test_runner_marks_a_notebook_whose_required_claim_fails(tmp_path):
 
 def test_runner_reads_claims_back_with_a_relative_output_folder(tmp_path, monkeypatch):
     """papermill runs the kernel in the notebook's folder: a relative --output must still find the claims."""
-    pytest.importorskip("papermill")
-    import nbformat
-
-    from coursekit.runner import run_notebook
-
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [nbformat.v4.new_code_cell(

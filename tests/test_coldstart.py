@@ -1,4 +1,4 @@
-"""Cold-start protocols and models (issue 7): leakage, onboarding reveals, maps, DropoutNet, fusion."""
+"""Cold-start protocols and models (lesson 06): leakage, onboarding reveals, maps, DropoutNet, fusion."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,15 +6,31 @@ import pandas as pd
 import pytest
 
 from coursekit._validation import CourseKitError
-from coursekit.coldstart import (AttributeToFactor, CountGatedHybrid, DropoutNet, answer_questions,
-                                 cold_item_mask, count_gate, evaluate_cold_items, fold_in_scores, fold_in_users,
-                                 item_time_order, item_warmup_split, onboarding_split, popularity_probe,
-                                 profile_scores, question_items, ridge_map, row_standardize,
-                                 similarity_alignment, strict_cold_items, text_profile_scores,
-                                 tfidf_item_vectors)
+from coursekit.coldstart import (
+    AttributeToFactor,
+    CountGatedHybrid,
+    DropoutNet,
+    answer_questions,
+    cold_item_mask,
+    count_gate,
+    evaluate_cold_items,
+    fold_in_scores,
+    item_time_order,
+    item_warmup_split,
+    onboarding_split,
+    popularity_probe,
+    profile_scores,
+    question_items,
+    ridge_map,
+    row_standardize,
+    similarity_alignment,
+    strict_cold_items,
+    text_profile_scores,
+    tfidf_item_vectors,
+)
 from coursekit.interactions import Interactions
 from coursekit.models import IALS
-from coursekit.models.contract import contract_data
+from coursekit.models.contract_fixtures import contract_data
 
 
 @pytest.fixture(scope="module")
@@ -194,15 +210,16 @@ def test_count_gate_and_hybrid_limits(log):
 
 
 # ---------------------------------------------------------------------------- new users
-def test_fold_in_users_matches_single_fold_in(log):
+def test_fold_in_scores_match_the_models_fold_in(log):
     ials = IALS(factors=8, iterations=5, solver="cholesky", seed=0).fit(log)
-    m = log.matrix("count")[:20]
-    X = fold_in_users(ials, m)
-    for u in (0, 5, 19):
-        np.testing.assert_allclose(X[u], ials.fold_in(m[u].indices, m[u].data), atol=1e-8)
     ob = onboarding_split(log, k=3, seed=0)
     s = fold_in_scores(ials, ob.revealed)
     assert s.shape == (log.n_users, log.n_items)
+    m = ob.revealed.matrix("count")
+    users = np.flatnonzero(np.diff(m.indptr) > 0)[:3]
+    assert len(users) == 3
+    for u in users:
+        np.testing.assert_allclose(s[u], ials.fold_in(ials.items_.ids[m[u].indices], m[u].data), atol=1e-8)
     none = ob.revealed.user_counts() == 0
     np.testing.assert_array_equal(s[none][0], ials.item_popularity_)
 
@@ -247,7 +264,7 @@ def test_similarity_alignment():
 
 def test_contract_data_has_cold_item_content():
     """The registered contract cases give the contract's cold item a vector (mapped, not noise)."""
-    from coursekit.models import CONTRACT_CASES
+    from contract_cases import CONTRACT_CASES
 
     data = contract_data()
     model = CONTRACT_CASES["AttributeToFactor-ridge"]().fit(data)
@@ -255,7 +272,7 @@ def test_contract_data_has_cold_item_content():
     np.testing.assert_allclose(model.item_factors_[cold], model.mapped_item_factors_[cold])
 
 
-# issue 7 follow-up: fold-in with a popularity prior, beta chosen on validation users
+# fold-in with a popularity prior, beta chosen on validation users
 def test_prior_scores_adds_log_popularity_and_keeps_fallback(log):
     from coursekit.coldstart import prior_scores
 

@@ -13,11 +13,11 @@ from coursekit.models.content import align_item_vectors
 from coursekit.models.two_tower import in_batch_softmax_loss
 
 
-
 @pytest.fixture(autouse=True)
 def one_torch_thread():
     """Tiny tensors: one thread is faster, and much faster when other jobs share the CPU."""
-    torch = pytest.importorskip("torch")
+    import torch
+
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
@@ -100,6 +100,19 @@ def test_profile_params_exclude_vectors_and_roundtrip(tmp_path):
     np.testing.assert_array_equal(loaded.score([1, 2]), model.score([1, 2]))
     np.testing.assert_allclose(loaded.profile([10, 11]), model.user_vectors_[0] * 0 + unit(unit([1, 0]) + unit([0, 1])),
                                atol=1e-6)
+
+
+@pytest.mark.parametrize("weighting", ["uniform", "rating"])
+def test_profile_fold_in_equals_score_of_a_training_user(weighting):
+    from coursekit import UnknownIdError
+
+    train = small_log()
+    model = ProfileRecommender(VECS, weighting=weighting).fit(train)
+    for user, items, ratings in [(1, [10, 11], [5.0, 1.0]), (2, [10, 12], [4.0, 4.0])]:
+        np.testing.assert_allclose(model.fold_in(items, ratings), model.score([user])[0], rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(model.fold_in([]), train.item_counts())
+    with pytest.raises(UnknownIdError):
+        model.fold_in([99])
 
 
 def test_align_item_vectors_ignores_unknown_ids():

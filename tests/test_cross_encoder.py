@@ -1,21 +1,25 @@
-"""Cross-encoder, its training loops and the two-stage re-ranker (issue 5), on a tiny random BERT."""
+"""Cross-encoder, its training loops and the two-stage re-ranker, on a tiny random BERT."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+import torch
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("transformers")
-
-from coursekit._validation import CourseKitError  # noqa: E402
-from coursekit.interactions import Interactions  # noqa: E402
-from coursekit.models import MostPopular, Recommender  # noqa: E402
-from coursekit.models.rerank import TwoStageRecommender, retrieval_rank_scores  # noqa: E402
-from coursekit.text.cross_encoder import CrossEncoder, encode_pairs, load_pair_tokenizer  # noqa: E402
-from coursekit.text.training import (Pairs, binary_auc, make_pairs, sample_negatives,  # noqa: E402
-                                     train_cross_encoder, train_rating_regressor, training_step_cost)
+from coursekit._validation import CourseKitError
+from coursekit.finetune import (
+    binary_auc,
+    make_pairs,
+    sample_pair_negatives,
+    train_cross_encoder,
+    train_rating_regressor,
+    training_step_cost,
+)
+from coursekit.interactions import Interactions
+from coursekit.models import MostPopular, Recommender
+from coursekit.models.rerank import TwoStageRecommender, retrieval_rank_scores
+from coursekit.text.cross_encoder import CrossEncoder, encode_pairs, load_pair_tokenizer
 
 COLOURS = ["red", "blue", "green", "yellow", "black", "white"]
 OBJECTS = ["shoe", "hat", "scarf", "mug", "lamp", "sofa", "bag", "kite"]
@@ -40,10 +44,10 @@ def tiny(seed=0, **kw):
 
 
 # ---------------------------------------------------------------------------- a learnable toy world
-def colour_world(n_users=48, seed=0, colours=range(len(COLOURS)), n_own=5):
+def colour_world(n_users=48, seed=0, colours=None, n_own=5):
     """Each user likes one colour (of ``colours``) and took ``n_own`` items of it; item text "<colour> <object>"."""
     rng = np.random.default_rng(seed)
-    colours = list(colours)
+    colours = list(range(len(COLOURS)) if colours is None else colours)
     items = [(c, o) for c in COLOURS for o in OBJECTS]  # item id = index + 1
     texts = {k + 1: f"{c} {o}" for k, (c, o) in enumerate(items)}
     rows = []
@@ -136,7 +140,7 @@ def test_make_pairs_with_targets_drops_seen_items():
 
 def test_negatives_never_touch_known_items():
     pairs, _, inter = toy_pairs()
-    neg = sample_negatives(pairs, 5, np.random.default_rng(0))
+    neg = sample_pair_negatives(pairs, 5, np.random.default_rng(0))
     known = pairs.exclude[pairs.users[:, None], neg]
     assert known.sum() == 0 and neg.shape == (len(pairs), 5)
     assert all(len(set(r)) == 5 for r in neg.tolist())
@@ -144,7 +148,7 @@ def test_negatives_never_touch_known_items():
 
 
 def test_hard_negatives_come_from_the_pool_and_skip_known_items():
-    from coursekit.text.training import _with_negatives, hard_negative_sample
+    from coursekit.finetune import hard_negative_sample, with_negatives
 
     pairs, _, inter = toy_pairs()
     rng = np.random.default_rng(0)
@@ -162,7 +166,7 @@ def test_hard_negatives_come_from_the_pool_and_skip_known_items():
     assert ok2.all() and np.isin(two, pool[pairs.users, :3]).all()   # usable slots are drawn first
     assert np.all(np.isin(picked[ok].reshape(len(pairs), 3), pool[pairs.users, :3]).all(axis=1))
     idx = np.arange(len(pairs))
-    h, c, y = _with_negatives(pairs, idx, 3, np.random.default_rng(1), pool, 2)
+    h, c, y = with_negatives(pairs, idx, 3, np.random.default_rng(1), pool, 2)
     assert y.tolist() == [1.0, 0.0, 0.0, 0.0] * len(pairs)
     text_to_item = {t: k for k, t in enumerate(pairs.item_text)}
     neg = np.array([text_to_item[t] for t in c]).reshape(len(pairs), 4)[:, 1:]
@@ -395,7 +399,7 @@ def test_minilm_scores_pairs():
 
 
 def test_auc_standard_error_matches_the_spread_of_simulated_aucs():
-    from coursekit.text.training import auc_standard_error
+    from coursekit.finetune import auc_standard_error
 
     rng = np.random.default_rng(0)
     n_pos, n_neg = 60, 180

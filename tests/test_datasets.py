@@ -18,7 +18,8 @@ from coursekit.datasets import cache_info, data_home, fetch, load_dataset
 from coursekit.datasets import movielens as ml
 from coursekit.datasets import shop as sh
 from coursekit.datasets.home import ENV_VAR
-
+from coursekit.datasets.shop.catalogue import attribute_matrix
+from coursekit.datasets.shop.population import choose_items
 
 
 def movielens_available() -> bool:
@@ -120,7 +121,8 @@ def test_drift_users_change_behaviour(default_shop):
     rest = inter[~inter["user_id"].isin(drift.index)]
     liked = truth["user_tastes"].loc[rest["user_id"], cat_cols].to_numpy() > 0
     hit = liked[np.arange(len(rest)), cat_of_item[rest["item_id"].to_numpy() - 1]]
-    late_half = rest.groupby("user_id").cumcount().to_numpy() >= rest.groupby("user_id")["user_id"].transform("size").to_numpy() / 2
+    n_of_user = rest.groupby("user_id")["user_id"].transform("size").to_numpy()
+    late_half = rest.groupby("user_id").cumcount().to_numpy() >= n_of_user / 2
     assert abs(hit[late_half].mean() - hit[~late_half].mean()) < 0.03
 
 
@@ -261,13 +263,13 @@ def test_choose_items_samples_the_restricted_softmax(max_rounds):
     cols = np.column_stack([np.arange(n_items) % 8, 8 + np.arange(n_items) % 20, 28 + np.arange(n_items) % 3,
                             31 + np.arange(n_items), 31 + (np.arange(n_items) + 1) % 40,
                             31 + (np.arange(n_items) + 2) % 40])
-    x = sh._attribute_matrix(cols)
+    x = attribute_matrix(cols)
     theta = rng.normal(size=(2, sh.N_ATTRIBUTES))
     bias = rng.normal(size=n_items)
     release = np.where(np.arange(n_items) % 3 == 0, 100, 0)  # a third released at t=100
     state = np.repeat([0, 1], n_events // 2)
     t = np.full(n_events, 50)  # before the late items exist
-    item = sh._choose_items(rng, state, t, theta, x, bias, release, max_rounds=max_rounds)
+    item = choose_items(rng, state, t, theta, x, bias, release, max_rounds=max_rounds)
     for s in (0, 1):
         logits = theta[s] @ x.T + bias
         p = np.where(release <= 50, np.exp(logits - logits.max()), 0.0)
@@ -297,7 +299,8 @@ def test_make_shop_bad_arguments():
     ("rated_share", 1.2, r"rated_share must be a probability in \[0, 1\], got 1.2"),
     ("rated_click_share", -0.5, r"rated_click_share must be a probability in \[0, 1\], got -0.5"),
     ("review_share", True, r"review_share must be a finite number, got True"),
-    ("rating_cuts", (1.0, 3.0, 2.0, 4.0), r"rating_cuts must be 4 increasing finite numbers, got \(1.0, 3.0, 2.0, 4.0\)"),
+    ("rating_cuts", (1.0, 3.0, 2.0, 4.0),
+     r"rating_cuts must be 4 increasing finite numbers, got \(1.0, 3.0, 2.0, 4.0\)"),
     ("rating_cuts", (1.0, 2.0), r"rating_cuts must be 4 increasing"),
     ("click_cut", 5.0, r"click_cut must be below purchase_cut, got click_cut=5.0"),
 ])

@@ -9,10 +9,11 @@ import pytest
 import scipy.sparse as sp
 
 from coursekit import CourseKitError, Interactions, NotFittedError
-from coursekit.evaluation import COLD, WARM, _sample_negatives, evaluate, evaluate_sampled
+from coursekit.evaluation import COLD, WARM, evaluate, evaluate_sampled
+from coursekit.interactions import sample_negatives
 from coursekit.metrics import ndcg_at_k, precision_at_k
 from coursekit.models import MostPopular, RandomRecommender
-from coursekit.models.base import top_k
+from coursekit.models.ranking import top_k
 
 
 # ------------------------------------------------------------------------------------ fixtures
@@ -200,7 +201,7 @@ def test_sample_negatives_are_unknown_and_distinct():
     known = ((train.matrix() + test.matrix()) > 0).tocsr()
     known.sort_indices()
     pair_users = np.repeat(np.arange(train.n_users), 3)
-    neg = _sample_negatives(pair_users, known, 60, np.random.default_rng(0))
+    neg = sample_negatives(pair_users, known, 60, np.random.default_rng(0))
     dense = known.toarray()
     assert not dense[pair_users[:, None], neg].any()
     assert all(len(set(row)) == 60 for row in neg)

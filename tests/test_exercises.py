@@ -13,9 +13,13 @@ import pytest
 from coursekit import CourseKitError
 from coursekit.exercises import check, exercise_names, get_exercise, summary
 from coursekit.exercises.generate import (
-    check_student_notebook, diff_student_notebook, generate_student_notebook, main as generate_main,
-    replace_solutions, student_notebook,
+    check_student_notebook,
+    diff_student_notebook,
+    generate_student_notebook,
+    replace_solutions,
+    student_notebook,
 )
+from coursekit.exercises.generate import main as generate_main
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = ROOT / "exercises" / "01_evaluation_solution.ipynb"
@@ -328,7 +332,8 @@ def test_every_check_cell_names_a_registered_exercise():
 @pytest.mark.parametrize("path, expected", [(SOLUTION, "passed"), (STUDENT, "not attempted")],
                          ids=["solution", "student"])
 def test_exercise_notebook_runs(path, expected, tmp_path):
-    pm = pytest.importorskip("papermill")
+    import papermill as pm
+
     from coursekit.record import load_records
 
     env = {"COURSEKIT_RECORDS": str(tmp_path / "records"), "COURSEKIT_NOTEBOOK": "ex01_evaluation"}

@@ -18,19 +18,14 @@ from coursekit.exercises.ex06 import (
     reference_ucb1_choice,
 )
 from coursekit.exercises.generate import check_student_notebook, diff_student_notebook
-from tests.conftest import (
-    assert_check_feedback,
-    assert_known_mistake_hint,
-    execute_notebook,
-    exercise_namespace,
-)
+from tests.conftest import assert_check_feedback, assert_known_mistake_hint, execute_notebook, exercise_namespace
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = ROOT / "exercises" / "06_cold_start_solution.ipynb"
 STUDENT = ROOT / "exercises" / "06_cold_start.ipynb"
 EXERCISES = {"ex06_strict_cold_item_split": "strict_cold_item_split",
              "ex06_ridge_attribute_map": "ridge_attribute_map", "ex06_ucb1_choice": "ucb1_choice"}
-SMOKE_BUDGET_S = 300
+SMOKE_BUDGET_S = 300   # per-test timeout of the notebook runs
 
 
 # ------------------------------------------------------------------ references agree with the library
@@ -73,7 +68,7 @@ def test_ridge_reference_by_hand():
 
 
 def test_ucb_reference_matches_coldstart_ucb1():
-    from coursekit.coldstart.bandits import UCB1
+    from coursekit.coldstart.bandit_policies import UCB1
 
     rng = np.random.default_rng(2)
     for _ in range(300):
@@ -109,10 +104,10 @@ def test_references_pass_their_own_checks():
 
 @pytest.mark.notebook
 @pytest.mark.slow
+@pytest.mark.timeout(SMOKE_BUDGET_S)
 @pytest.mark.parametrize("which, expected", [(SOLUTION, "passed"), (STUDENT, "not attempted")])
 def test_exercise_notebook_runs(which, expected, tmp_path):
-    rec, seconds = execute_notebook(which, tmp_path, {"SMOKE": True, "DATASET": "shop"})
-    assert seconds < SMOKE_BUDGET_S
+    rec, _ = execute_notebook(which, tmp_path, {"SMOKE": True, "DATASET": "shop"})
     assert rec["check_status"] == {name: expected for name in EXERCISES}
     if expected == "passed":
         assert rec["n_passed"] == 3

@@ -1,19 +1,18 @@
 """Explicit-feedback models: BaselineOnly and BiasedMF (SGD / ALS), fold-in, learning curves."""
 from __future__ import annotations
 
-import doctest
-
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import coursekit.models.factorization as fac
 from coursekit import CourseKitError
 from coursekit.interactions import Interactions
 from coursekit.models import Recommender
-from coursekit.models.factorization import BaselineOnly, BiasedMF, als_half_step
+from coursekit.models.baselines import BaselineOnly
+from coursekit.models.factorization import BiasedMF
+from coursekit.models.rating_solvers import als_half_step
 
 NOISE = 0.1
 
@@ -141,29 +140,46 @@ def test_baseline_only_solves_its_ridge_problem():
 
 
 # ---------------------------------------------------------------------------- fold-in
-def test_fold_in_reproduces_als_user_vectors():
+def test_user_factors_reproduce_als_user_vectors():
     train, _ = planted(seed=7)
     m = BiasedMF(factors=3, reg=0.05, n_epochs=30, solver="als").fit(train)
     for user in train.users.ids[[0, 5, 17, 42]]:
         sel = train.frame["user_id"].to_numpy() == user
-        p, b = m.fold_in(train.frame["item_id"].to_numpy()[sel], train.ratings[sel])
+        items, ratings = train.frame["item_id"].to_numpy()[sel], train.ratings[sel]
+        p, b = m.user_factors(items, ratings)
         u = train.users.index([user])[0]
         np.testing.assert_allclose(p, m.user_factors_[u], atol=1e-6)
         assert abs(b - m.user_bias_[u]) < 1e-6
         np.testing.assert_allclose(m.score_user_vector(p, b), m.score([user])[0], atol=1e-6)
+        np.testing.assert_array_equal(m.fold_in(items, ratings), m.score([user])[0])
+
+
+def test_baseline_fold_in_equals_score():
+    train, _ = planted(seed=7)
+    m = BaselineOnly(reg=2.0, n_epochs=5).fit(train)
+    for user in train.users.ids[[0, 5]]:
+        sel = train.frame["user_id"].to_numpy() == user
+        np.testing.assert_allclose(m.fold_in(train.frame["item_id"].to_numpy()[sel], train.ratings[sel]),
+                                   m.score([user])[0], atol=1e-12)
 
 
 def test_fold_in_edge_cases():
     train, _ = planted(seed=8)
     m = BiasedMF(factors=3, n_epochs=2, solver="als").fit(train)
-    p, b = m.fold_in([], [])
+    p, b = m.user_factors([], [])
     assert np.array_equal(p, np.zeros(3)) and b == 0.0
     with pytest.raises(CourseKitError, match="one rating per item"):
+        m.user_factors([1000, 1001], [4.0])
+    with pytest.raises(CourseKitError, match="one value per item"):
         m.fold_in([1000, 1001], [4.0])
     with pytest.raises(CourseKitError, match="finite"):
-        m.fold_in([1000], [np.nan])
+        m.user_factors([1000], [np.nan])
     with pytest.raises(CourseKitError, match="unknown item"):
-        m.fold_in([5], [4.0])
+        m.user_factors([5], [4.0])
+    with pytest.raises(CourseKitError, match="values"):
+        m.fold_in([1000, 1001])
+    with pytest.raises(CourseKitError, match="values"):
+        m.user_factors([1000, 1001])
     with pytest.raises(CourseKitError, match="shape"):
         m.score_user_vector(np.zeros(4))
 
@@ -250,7 +266,8 @@ def test_early_stopping_keeps_the_best_epoch(solver, params):
 
 def test_early_stopping_needs_a_validation_part_and_a_positive_patience():
     train, valid = planted(seed=22)
-    with pytest.raises(CourseKitError, match=r"early_stopping=3 needs a validation part: call fit\(train, valid=valid\)"):
+    needs_valid = r"early_stopping=3 needs a validation part: call fit\(train, valid=valid\)"
+    with pytest.raises(CourseKitError, match=needs_valid):
         BiasedMF(n_epochs=5, early_stopping=3).fit(train)
     for bad in (0, -2, 2.5, "3"):
         with pytest.raises(CourseKitError, match="early_stopping must be a positive integer"):
@@ -270,10 +287,3 @@ def test_scores_are_unclipped_predicted_ratings_and_similar_items_work():
     cos[0] = -np.inf
     assert item not in ids[0]
     np.testing.assert_allclose(sims[0], np.sort(cos)[::-1][:3], atol=1e-12)
-
-
-# ---------------------------------------------------------------------------- docs
-# (the shared contract suite runs via tests/test_model_contract.py -k "MF or Baseline")
-def test_doctests():
-    result = doctest.testmod(fac, optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0 and result.attempted > 0

@@ -13,7 +13,7 @@ from coursekit.interactions import Interactions
 from coursekit.models import BPR, EASE, IALS
 from coursekit.models.bpr import sample_negatives
 from coursekit.models.ease import ease_weights
-from coursekit.models.ials import confidence_matrix, ials_loss, least_squares_cg, least_squares_cholesky
+from coursekit.models.ials_solvers import confidence_matrix, ials_loss, least_squares_cg, least_squares_cholesky
 
 
 def _planted(seed: int = 0, n_users: int = 60, n_items: int = 40, per_user: int = 8) -> Interactions:
@@ -51,7 +51,7 @@ def test_cholesky_step_equals_dense_solve_with_explicit_confidence():
 
 def test_cholesky_long_and_short_rows_agree(monkeypatch):
     """Rows assembled by padded batched matmuls and by the sparse-dense product give the same systems."""
-    import coursekit.models.ials as ials
+    import coursekit.models.ials_solvers as ials
 
     conf, Y = _random_problem(1, n_rows=30, n_cols=50, f=5, density=0.3)
     monkeypatch.setattr(ials, "_LONG_ROW", 1)       # every row through padded matmuls
@@ -106,28 +106,54 @@ def test_ials_ranks_planted_structure():
     assert np.mean(ids < 20) > 0.8
 
 
-def test_fold_in_reproduces_training_user_vector():
+def test_user_factors_reproduce_training_user_vector():
     data = _planted(seed=1)
     model = IALS(factors=6, iterations=20, reg=0.05, alpha=4.0, solver="cholesky").fit(data)
     counts = data.matrix("count")
     for u in (0, 1, 17, 42):
         row = counts[u]
-        x = model.fold_in(row.indices, row.data)
+        x = model.user_factors(data.items.ids[row.indices], row.data)
         np.testing.assert_allclose(x, model.user_factors_[u], rtol=1e-6, atol=1e-8)
-    # repeated item indices add up their counts
-    x_rep = model.fold_in(np.repeat(counts[0].indices, counts[0].data.astype(int)))
+    # repeated item ids add up their counts
+    x_rep = model.user_factors(data.items.ids[np.repeat(counts[0].indices, counts[0].data.astype(int))])
     np.testing.assert_allclose(x_rep, model.user_factors_[0], rtol=1e-6, atol=1e-8)
+    batch = model.user_factors_batch(counts[[0, 1, 17]])
+    np.testing.assert_allclose(batch, model.user_factors_[[0, 1, 17]], rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("solver", ["cholesky", "cg"])
+def test_fold_in_equals_score_of_a_training_user(solver):
+    data = _planted(seed=1)
+    model = IALS(factors=6, iterations=20, reg=0.05, alpha=4.0, solver=solver).fit(data)
+    counts = data.matrix("count")
+    for u in (0, 17):
+        row = counts[u]
+        scores = model.fold_in(data.items.ids[row.indices], row.data)
+        # cholesky: the stored vectors are exact solves; cg: a few CG steps away from them
+        np.testing.assert_allclose(scores, model.score([data.users.ids[u]])[0],
+                                   atol=1e-8 if solver == "cholesky" else 0.05)
+    np.testing.assert_array_equal(model.fold_in([]), data.item_counts())
+    assert np.array_equal(model.user_factors([]), np.zeros(6))
 
 
 def test_fold_in_log_confidence_and_bad_input():
+    from coursekit import UnknownIdError
+
     data = _planted(seed=2)
     model = IALS(factors=4, iterations=6, confidence="log", solver="cholesky").fit(data)
     row = data.matrix("count")[3]
-    np.testing.assert_allclose(model.fold_in(row.indices, row.data), model.user_factors_[3], rtol=1e-6, atol=1e-8)
-    with pytest.raises(CourseKitError, match="internal item indices|lie in"):
+    np.testing.assert_allclose(model.user_factors(data.items.ids[row.indices], row.data), model.user_factors_[3],
+                               rtol=1e-6, atol=1e-8)
+    with pytest.raises(UnknownIdError):
+        model.user_factors([0, 10_000])
+    with pytest.raises(UnknownIdError):
         model.fold_in([0, 10_000])
     with pytest.raises(CourseKitError, match="positive"):
         model.fold_in([0, 1], values=[1.0, -2.0])
+    with pytest.raises(CourseKitError, match="one value per item|one number per item"):
+        model.fold_in([0, 1], values=[1.0])
+    with pytest.raises(CourseKitError, match="one number per item"):
+        model.user_factors([0, 1], values=[1.0, 2.0, 3.0])
 
 
 def test_ials_bad_params():
@@ -162,9 +188,24 @@ def test_ease_model_scores_and_contributions():
     scores = model.score(data.users.ids)
     np.testing.assert_allclose(scores, expected, atol=1e-10)
     for u, i in [(0, 3), (5, 30), (11, 0)]:
-        history, shares = model._history_contributions(u, i)
+        history, shares = model.history_contributions(data.users.ids[u], data.items.ids[i])
         np.testing.assert_array_equal(history, np.nonzero(X[u])[0])
         assert shares.sum() == pytest.approx(scores[u, i], abs=1e-10)
+
+
+def test_ease_fold_in_equals_score():
+    from coursekit import UnknownIdError
+
+    data = _planted(seed=3)
+    model = EASE(reg=5.0).fit(data)
+    seen = data.matrix("count")
+    for u in (0, 5, 11):
+        items = data.items.ids[np.repeat(seen[u].indices, seen[u].data.astype(int))]   # repeats: presence only
+        np.testing.assert_array_equal(model.fold_in(items), model.score([data.users.ids[u]])[0])
+    with pytest.raises(UnknownIdError):
+        model.fold_in([10_000])
+    with pytest.raises(CourseKitError):
+        model.fold_in([0, 1], values=[1.0])
 
 
 def test_ease_rejects_bad_reg():

@@ -25,14 +25,29 @@ import math
 
 import numpy as np
 import pytest
+import pytrec_eval
 import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from coursekit import CourseKitError
-from coursekit.metrics import (auc, average_precision_at_k, catalog_coverage, gains_at_k, gini_index,
-                               hit_rate_at_k, intra_list_diversity, mae, ndcg_at_k, novelty, personalization,
-                               precision_at_k, recall_at_k, reciprocal_rank_at_k, rmse)
+from coursekit.metrics import (
+    auc,
+    average_precision_at_k,
+    catalog_coverage,
+    gains_at_k,
+    gini_index,
+    hit_rate_at_k,
+    intra_list_diversity,
+    mae,
+    ndcg_at_k,
+    novelty,
+    personalization,
+    precision_at_k,
+    recall_at_k,
+    reciprocal_rank_at_k,
+    rmse,
+)
 
 RANKING = [precision_at_k, recall_at_k, ndcg_at_k, average_precision_at_k, reciprocal_rank_at_k, hit_rate_at_k]
 
@@ -247,7 +262,6 @@ def test_padding_equals_truncation(case):
 
 
 # ------------------------------------------------------------------------------------ pytrec_eval
-pytrec_eval = pytest.importorskip("pytrec_eval")
 
 
 def to_trec(top: np.ndarray, rel: sp.csr_matrix):
@@ -279,7 +293,7 @@ def test_agrees_with_trec_eval(seed):
         measures = {f"P.{k}", f"recall.{k}", f"ndcg_cut.{k}", f"map_cut.{k}", f"success.{k}"}
         qrel, run = to_trec(top, rel)
         res = pytrec_eval.RelevanceEvaluator(qrel, measures).evaluate(run)
-        get = lambda m: np.array([res[f"u{u}"][f"{m}_{k}"] for u in range(n_users)])  # noqa: E731
+        get = lambda m, res=res, k=k: np.array([res[f"u{u}"][f"{m}_{k}"] for u in range(n_users)])  # noqa: E731
         np.testing.assert_allclose(precision_at_k(top, rel, k), get("P"), atol=1e-9, rtol=0)
         np.testing.assert_allclose(recall_at_k(top, rel, k), get("recall"), atol=1e-9, rtol=0)
         np.testing.assert_allclose(hit_rate_at_k(top, rel, k), get("success"), atol=1e-9, rtol=0)
@@ -446,7 +460,8 @@ def test_beyond_bounds_random():
 # ------------------------------------------------------------------------------------ ranx
 @pytest.mark.slow
 def test_agrees_with_ranx():
-    ranx = pytest.importorskip("ranx")
+    import ranx  # a dev dependency, imported here because it compiles its kernels on first use
+
     rng = np.random.default_rng(7)
     n_users, n_items, width = 80, 50, 30
     top = np.array([rng.permutation(n_items)[:width] for _ in range(n_users)])
@@ -463,7 +478,7 @@ def test_agrees_with_ranx():
              ("precision", "recall", "ndcg", "ndcg_burges", "map", "mrr", "hit_rate")]
     ranx.evaluate(qrels, run, names, return_mean=False, make_comparable=True)
     for k in ks:
-        get = lambda m: np.array([run.scores[f"{m}@{k}"][f"u{u}"] for u in range(n_users)])  # noqa: E731
+        get = lambda m, k=k: np.array([run.scores[f"{m}@{k}"][f"u{u}"] for u in range(n_users)])  # noqa: E731
         close = dict(atol=1e-9, rtol=0)
         np.testing.assert_allclose(precision_at_k(top, rel, k), get("precision"), **close)
         np.testing.assert_allclose(recall_at_k(top, rel, k), get("recall"), **close)

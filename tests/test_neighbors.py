@@ -315,7 +315,7 @@ def test_bad_arguments_give_clear_errors():
         ItemKNN(k=0).fit(data)
     with pytest.raises(CourseKitError, match="feedback must be one of"):
         ItemKNN(feedback="ratings").fit(data)
-    with pytest.raises(CourseKitError, match="does not predict ratings"):
+    with pytest.raises(CourseKitError, match="does not support predict_rating.*feedback=.explicit"):
         ItemKNN().fit(data).predict_rating([1], [10])
     no_ratings = Interactions.from_frame(data.frame.drop(columns="rating"))
     with pytest.raises(CourseKitError, match="needs ratings"):
@@ -332,3 +332,46 @@ def test_save_load_keeps_explicit_predictions(tmp_path):
     loaded = Recommender.load(tmp_path)
     np.testing.assert_array_equal(loaded.predict_rating([1, 2, 3], [11, 12, 13]),
                                   model.predict_rating([1, 2, 3], [11, 12, 13]))
+
+
+# ----------------------------------------------------------------------------- fold-in and public contributions
+@pytest.mark.parametrize("feedback", ["implicit", "explicit"])
+def test_itemknn_fold_in_equals_score(feedback):
+    from coursekit import UnknownIdError
+
+    data = toy_interactions(random_ratings(2, n_rows=20, n_cols=15))
+    kw = dict(similarity="pearson", shrinkage=1.0) if feedback == "explicit" else {}
+    model = ItemKNN(k=5, feedback=feedback, **kw).fit(data)
+    R = data.matrix("rating", dtype=np.float64)
+    for u in range(0, 20, 4):
+        row = R[u]
+        values = row.data if feedback == "explicit" else None
+        np.testing.assert_array_equal(model.fold_in(data.items.ids[row.indices], values),
+                                      model.score([data.users.ids[u]])[0])
+    with pytest.raises(UnknownIdError):
+        model.fold_in([99_999], None if feedback == "implicit" else [3.0])
+    with pytest.raises(CourseKitError):
+        model.fold_in(data.items.ids[:2], [1.0])
+    if feedback == "explicit":
+        with pytest.raises(CourseKitError, match="values"):
+            model.fold_in(data.items.ids[:2])
+        assert "ratings" in model.capabilities
+    else:
+        assert "ratings" not in model.capabilities
+
+
+def test_userknn_declares_no_fold_in():
+    model = UserKNN(k=3).fit(toy_interactions())
+    assert "fold_in" not in model.capabilities
+    with pytest.raises(CourseKitError, match="fold_in"):
+        model.fold_in([10])
+
+
+def test_itemknn_history_contributions_sum_to_the_score():
+    data = toy_interactions(random_ratings(1, n_rows=20, n_cols=15))
+    model = ItemKNN(k=5).fit(data)
+    for u in data.users.ids[:5]:
+        for i in data.items.ids[:5]:
+            ids, shares = model.history_contributions(u, i)
+            assert set(ids.tolist()) <= set(data.items.ids[data.matrix()[data.users.index([u])[0]].indices].tolist())
+            assert shares.sum() == pytest.approx(model.score([u], items=[i])[0, 0], abs=1e-12)

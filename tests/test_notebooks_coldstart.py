@@ -13,9 +13,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSON = ROOT / "notebooks" / "06_cold_start.ipynb"
-SMOKE_BUDGET_S = 300   # the lesson's smoke target is ~90 s per dataset on an idle 2-core CPU; CI machines are shared
+SMOKE_BUDGET_S = 300   # per test; the lesson's smoke target is ~90 s per dataset on an idle 2-core CPU
 
-pytestmark = [pytest.mark.notebook, pytest.mark.slow, pytest.mark.xdist_group("notebooks_coldstart")]
+pytestmark = [pytest.mark.notebook, pytest.mark.slow, pytest.mark.xdist_group("notebooks_coldstart"),
+              pytest.mark.timeout(SMOKE_BUDGET_S)]
 
 _CACHE: dict[str, tuple[dict, float]] = {}
 
@@ -25,7 +26,6 @@ def run(dataset: str, tmp_root: Path, request) -> tuple[dict, float]:
         return _CACHE[dataset]
     if dataset == "movielens":
         request.getfixturevalue("movielens")
-    pytest.importorskip("papermill")
     from coursekit.record import load_records
     from coursekit.runner import run_notebook
 
@@ -49,8 +49,8 @@ def nb_tmp(tmp_path_factory):
 
 @pytest.mark.parametrize("dataset", ["shop", "movielens"])
 def test_06_lesson_smoke(dataset, nb_tmp, request):
-    rec, seconds = run(dataset, nb_tmp, request)
-    assert seconds < SMOKE_BUDGET_S and rec["smoke"] is True
+    rec, _ = run(dataset, nb_tmp, request)
+    assert rec["smoke"] is True
     # the strict protocol: cold items exist and none kept a training event
     assert rec["cold_items"] > 0 and rec["cold_items_with_training_events"] == 0
     # a new item's iALS vector is (numerically) nothing: the leftover of the initialisation

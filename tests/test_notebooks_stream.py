@@ -20,12 +20,7 @@ from coursekit.exercises.ex05 import (
     reference_prequential_hits,
 )
 from coursekit.exercises.generate import check_student_notebook, diff_student_notebook
-from tests.conftest import (
-    assert_check_feedback,
-    assert_known_mistake_hint,
-    execute_notebook,
-    exercise_namespace,
-)
+from tests.conftest import assert_check_feedback, assert_known_mistake_hint, execute_notebook, exercise_namespace
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSON = ROOT / "notebooks" / "05_realtime_interest.ipynb"
@@ -33,7 +28,7 @@ SOLUTION = ROOT / "exercises" / "05_realtime_interest_solution.ipynb"
 STUDENT = ROOT / "exercises" / "05_realtime_interest.ipynb"
 EXERCISES = {"ex05_decayed_profile_update": "decayed_profile_update", "ex05_fold_in_update": "fold_in_update",
              "ex05_prequential_hits": "prequential_hits"}
-SMOKE_BUDGET_S = 300   # the target is 3 minutes on an idle 2-core CPU; CI boxes are shared
+SMOKE_BUDGET_S = 300   # per-test timeout; the lesson's smoke target is 3 minutes on an idle 2-core CPU
 
 
 # ------------------------------------------------------------------ references agree with the library
@@ -71,7 +66,7 @@ def test_fold_in_reference_matches_ials_fold_in():
         old = counts.get(i, 0.0)
         A, b, x = reference_fold_in_update(A, b, Y[i], old, old + 1.0, model.alpha, model.reg)
         counts[i] = old + 1.0
-    np.testing.assert_allclose(x, model.fold_in(np.array(history)), atol=1e-10)
+    np.testing.assert_allclose(x, model.user_factors(model.items_.ids[np.array(history)]), atol=1e-10)
 
 
 def test_prequential_reference_matches_coursekit_prequential_order():
@@ -127,10 +122,10 @@ def lesson(tmp_path_factory, request):
 
 @pytest.mark.notebook
 @pytest.mark.slow
+@pytest.mark.timeout(SMOKE_BUDGET_S)
 @pytest.mark.parametrize("dataset", ["shop", "movielens"])
 def test_lesson_05_records(dataset, lesson):
-    rec, seconds = lesson(dataset)
-    assert seconds < SMOKE_BUDGET_S
+    rec, _ = lesson(dataset)
     assert rec["smoke"] is True
     # the simulator's drift: drift users leave their old categories
     assert rec["old_category_share_before"] > 0.4 > 0.2 > rec["old_category_share_after"]

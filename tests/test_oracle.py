@@ -15,7 +15,7 @@ from coursekit._validation import NotFittedError, UnknownIdError
 from coursekit.datasets import shop as sh
 from coursekit.evaluation import evaluate_per_user
 from coursekit.interactions import Interactions
-from coursekit.models import EASE, MostPopular, PAD_ID, Recommender
+from coursekit.models import EASE, PAD_ID, MostPopular, Recommender
 from coursekit.models.oracle import Oracle
 from coursekit.splits import user_temporal_split
 

@@ -12,8 +12,15 @@ import pytest  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
 
 from coursekit import CourseKitError  # noqa: E402
-from coursekit.plotting import (plot_activity_over_time, plot_interaction_density, plot_long_tail,  # noqa: E402
-                                plot_metric_bars, plot_rating_histogram, top_share, use_course_style)
+from coursekit.plotting import (  # noqa: E402
+    plot_activity_over_time,
+    plot_interaction_density,
+    plot_long_tail,
+    plot_metric_bars,
+    plot_rating_histogram,
+    top_share,
+    use_course_style,
+)
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""coursekit.plotting_cf: the plots of lessons 02 and 03 (labels, clipping, bad input)."""
+"""coursekit.plotting: the item and result plots of lessons 02 and 03 (labels, clipping, bad input)."""
 from __future__ import annotations
 
 import doctest
@@ -11,12 +11,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-import coursekit.plotting_cf as pcf  # noqa: E402
+import coursekit.plotting as pcf  # noqa: E402
 from coursekit._validation import CourseKitError  # noqa: E402
+from coursekit.plotting import items, results, style  # noqa: E402
 
 
-def test_doctests():
-    assert doctest.testmod(pcf).failed == 0
+@pytest.mark.parametrize("module", [items, results, style], ids=lambda m: m.__name__)
+def test_doctests(module):
+    assert doctest.testmod(module).failed == 0
 
 
 def test_item_map_labels_axes_and_clips_outliers():

@@ -1,17 +1,18 @@
-"""Tests of the sequential models (SASRec, BERT4Rec) and their online updater (issue 6)."""
+"""Tests of the sequential models (SASRec, BERT4Rec) and their online updater."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from coursekit._validation import CourseKitError
 from coursekit.interactions import Interactions
-from coursekit.models.sequential import BERT4Rec, SASRec, _build_net, bert4rec_mask, left_padded_windows, user_sequences
+from coursekit.models.sequences import bert4rec_mask, left_padded_windows, user_sequences
+from coursekit.models.sequential import BERT4Rec, SASRec
+from coursekit.models.transformer import build_sequence_net
 from coursekit.splits import leave_last_out
 from coursekit.stream import Replay, SequenceUpdater
-
-torch = pytest.importorskip("torch")
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -25,7 +26,8 @@ def one_torch_thread():
 
 def net(causal: bool, n_items=20, max_len=8, seed=0):
     torch.manual_seed(seed)
-    m = _build_net(n_items + 2, n_items, dim=16, n_layers=2, n_heads=2, max_len=max_len, dropout=0.3, causal=causal)
+    m = build_sequence_net(n_items + 2, n_items, dim=16, n_layers=2, n_heads=2, max_len=max_len, dropout=0.3,
+                           causal=causal)
     return m.eval()
 
 
@@ -131,7 +133,8 @@ def test_sequence_updater_reacts_to_the_newest_event():
     up = SequenceUpdater(m).initialize(rp.warmup)
     e = next(iter(rp.events()))
     up.update_index(e.user, e.item, e.timestamp)
-    seq = list(user_sequences(rp.warmup)[0][user_sequences(rp.warmup)[1][e.user]:user_sequences(rp.warmup)[1][e.user + 1]])
+    items, starts = user_sequences(rp.warmup)[:2]
+    seq = list(items[starts[e.user]:starts[e.user + 1]])
     expected = m.score_sequence((seq + [e.item])[-m.max_len:])
     np.testing.assert_allclose(up.score_index(e.user), expected, atol=1e-9)
 

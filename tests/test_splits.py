@@ -9,8 +9,17 @@ from hypothesis import strategies as st
 
 from coursekit import CourseKitError, Interactions
 from coursekit.splits import (
-    LeakageError, Split, check_no_leakage, check_partition, cold_item_split, cold_user_split,
-    global_temporal_split, leave_last_out, random_split, split_summary, user_temporal_split,
+    LeakageError,
+    Split,
+    check_no_leakage,
+    check_partition,
+    cold_item_split,
+    cold_user_split,
+    global_temporal_split,
+    leave_last_out,
+    random_split,
+    split_summary,
+    user_temporal_split,
 )
 
 ALL_SPLITS = {

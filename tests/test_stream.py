@@ -1,4 +1,4 @@
-"""Tests of coursekit.stream: replay order, online updaters, prequential evaluation (issue 6)."""
+"""Tests of coursekit.stream: replay order, online updaters, prequential evaluation."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,12 +8,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from coursekit._validation import CourseKitError, NotFittedError, UnknownIdError
-from coursekit.interactions import Interactions
+from coursekit.interactions import Interactions, time_order, user_time_order
 from coursekit.models import IALS, BiasedMF, MostPopular, top_k
-from coursekit.splits import leave_last_out, user_time_order
-from coursekit.stream import (DecayedProfile, FoldInUpdater, FrozenModel, OnlineRecommender, OnlineSGD,
-                              PeriodicRetrain, RecencyPopularity, Replay, prequential, sliding_mean, summary,
-                              time_order, top_k_1d)
+from coursekit.splits import leave_last_out
+from coursekit.stream import (
+    DecayedProfile,
+    FoldInUpdater,
+    FrozenModel,
+    OnlineRecommender,
+    OnlineSGD,
+    PeriodicRetrain,
+    RecencyPopularity,
+    Replay,
+    prequential,
+    sliding_mean,
+    summary,
+    top_k_1d,
+)
 
 
 def random_log(seed=0, n_users=25, n_items=30, n_events=400, ties=True, ratings=False) -> Interactions:
@@ -138,8 +149,8 @@ def test_foldin_updater_reproduces_ials_fold_in(confidence):
     rec = FoldInUpdater(model).initialize(rp.warmup)
     # a training user's vector is its ALS vector before any new event (converged cholesky sweep)
     warm = rp.warmup
-    np.testing.assert_allclose(model.fold_in(warm.item_index[warm.user_index == 0]), model.user_factors_[0],
-                               atol=1e-8)
+    np.testing.assert_allclose(model.user_factors(warm.items.ids[warm.item_index[warm.user_index == 0]]),
+                               model.user_factors_[0], atol=1e-8)
     hist = {u: (list(warm.item_index[warm.user_index == u]), [1.0] * int((warm.user_index == u).sum()))
             for u in range(inter.n_users)}
     rng = np.random.default_rng(0)
@@ -150,7 +161,7 @@ def test_foldin_updater_reproduces_ials_fold_in(confidence):
         hist[e.user][1].append(value)
     users = np.unique(rp.stream_arrays().user)
     for u in users:
-        x = model.fold_in(np.array(hist[u][0], dtype=np.int64), np.array(hist[u][1]))
+        x = model.user_factors(rp.items.ids[np.array(hist[u][0], dtype=np.int64)], np.array(hist[u][1]))
         np.testing.assert_allclose(rec.user_vector(rp.users.ids[u]), x, atol=1e-6)
     assert len(users) > 10
 
@@ -165,7 +176,7 @@ def test_foldin_updater_biased_mf_matches_fold_in():
     full = rp.history(len(inter))
     for u in np.unique(rp.stream_arrays().user):
         rows = full.user_index == u
-        p, b = model.fold_in(full.items.ids[full.item_index[rows]], full.ratings[rows])
+        p, b = model.user_factors(full.items.ids[full.item_index[rows]], full.ratings[rows])
         np.testing.assert_allclose(rec.user_vector(rp.users.ids[u]), np.r_[p, b], atol=1e-6)
     with pytest.raises(CourseKitError, match="rating"):
         rec.update_index(0, 0, 2_000_000_000, None)
@@ -193,7 +204,7 @@ def test_online_sgd_moves_the_user_towards_the_item(loss, lr):
     for t in range(5):
         rec.update(2, 107, 2_000_000_000 + t)
     assert rec.score(2)[j] - rec.score(2).mean() > gap0
-    assert not np.array_equal(rec._Y, model.item_factors_)      # items moved, the model's arrays did not
+    assert not np.array_equal(rec.scoring_vectors(), model.item_factors_)   # items moved, the model's did not
     with pytest.raises(CourseKitError):
         OnlineSGD(model, loss="hinge").initialize(inter)
 
@@ -375,3 +386,39 @@ def test_drift_window_mean_and_new_share():
         drift_window_mean(res, 0, 1, column="hit")
     with pytest.raises(CourseKitError, match="j_min"):
         drift_window_mean(res, 2, 1)
+
+
+# ---------------------------------------------------------------------------- negative events, item vectors
+def test_push_away_is_the_negative_update_where_defined():
+    inter = random_log(12, n_events=400)
+    V = np.random.default_rng(0).normal(size=(inter.n_items, 3))
+    prof = DecayedProfile(V, half_life=np.inf, normalize=False).initialize(inter)
+    u = int(prof.users_.index([1])[0])
+    W = float(inter.user_counts()[u])
+    s0 = prof.score(1)
+    prof.push_away(1, 105, weight=2.0)
+    np.testing.assert_allclose(prof.score(1), s0 - 2.0 * V @ V[inter.items.index([105])[0]] / W, atol=1e-12)
+
+    model = IALS(factors=4, iterations=4, reg=0.5, alpha=5.0, seed=0).fit(inter)
+    fold = FoldInUpdater(model).initialize(inter)
+    assert fold.supports_push_away and prof.supports_push_away
+    fold.update(1, 101, 2_000_000_000)
+    history = np.r_[inter.items.ids[inter.item_index[inter.user_index == u]], 101]
+    np.testing.assert_allclose(fold.score(1), model.fold_in(history), atol=1e-8)   # the model's own fold-in
+    x0 = fold.user_vector(1)
+    fold.push_away(1, 102)                                      # default weight: alpha, one event's confidence
+    assert not np.allclose(fold.user_vector(1), x0)
+    np.testing.assert_array_equal(fold.scoring_vectors(), model.item_factors_)
+    with pytest.raises(ValueError):
+        fold.scoring_vectors()[0, 0] = 1.0                      # read-only view
+
+    rated = random_log(2, n_users=15, n_items=20, n_events=300, ratings=True)
+    mf = FoldInUpdater(BiasedMF(factors=3, n_epochs=3, solver="als", seed=0)).initialize(rated)
+    assert not mf.supports_push_away
+    with pytest.raises(CourseKitError, match="no negative"):
+        mf.push_away(1, 100)
+    pop = RecencyPopularity(half_life=100.0).initialize(inter)
+    with pytest.raises(CourseKitError, match="no item vectors"):
+        pop.scoring_vectors()
+    with pytest.raises(CourseKitError, match="weight"):
+        prof.push_away(1, 105, weight=-1.0)

@@ -7,10 +7,24 @@ import pytest
 
 from coursekit._validation import CourseKitError
 from coursekit.interactions import Interactions
-from coursekit.trust import (IsotonicCalibration, MinMaxScaling, MMRReranker, NotInterested, PlattScaling,
-                             TemperatureScaling, calibration_report, coverage_change, diversity_sweep, ece_change,
-                             expected_calibration_error, hit_pairs, knee_point, mmr_rerank, reliability_table,
-                             split_users)
+from coursekit.trust import (
+    IsotonicCalibration,
+    MinMaxScaling,
+    MMRReranker,
+    NotInterested,
+    PlattScaling,
+    TemperatureScaling,
+    calibration_report,
+    coverage_change,
+    diversity_sweep,
+    ece_change,
+    expected_calibration_error,
+    hit_pairs,
+    knee_point,
+    mmr_rerank,
+    reliability_table,
+    split_users,
+)
 
 
 # ---------------------------------------------------------------------------- small data

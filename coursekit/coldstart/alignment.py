@@ -21,6 +21,7 @@ True
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from coursekit._validation import CourseKitError
 
@@ -34,7 +35,7 @@ def _cosines(x: np.ndarray) -> np.ndarray:
     return sim[np.triu_indices(len(x), k=1)]
 
 
-def similarity_alignment(vectors, attributes) -> float:
+def similarity_alignment(vectors: ArrayLike, attributes: ArrayLike) -> float:
     """Pearson correlation of the pairwise cosine similarities of two aligned sets of item vectors."""
     v, a = np.asarray(vectors), np.asarray(attributes)
     if v.shape[0] != a.shape[0] or v.shape[0] < 3:
@@ -45,7 +46,8 @@ def similarity_alignment(vectors, attributes) -> float:
     return float(np.corrcoef(sv, sa)[0, 1])
 
 
-def similarity_alignment_se(vectors, attributes, n_boot: int = 200, seed: int = 0) -> tuple[float, float]:
+def similarity_alignment_se(vectors: ArrayLike, attributes: ArrayLike, n_boot: int = 200,
+                            seed: int = 0) -> tuple[float, float]:
     """:func:`similarity_alignment` and its bootstrap standard error over items.
 
     The items are resampled with replacement (pairs of an item with its own copy are dropped), the

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from coursekit._validation import CourseKitError, check_choice, check_positive_int
-from coursekit.coldstart.content import standardize
+from coursekit.coldstart.item_features import ItemVectors, standardize
 from coursekit.interactions import Interactions
 from coursekit.models.base import Recommender
 from coursekit.models.content import align_item_vectors
@@ -79,9 +79,11 @@ class AttributeToFactor(Recommender):
     seed : int
     """
 
-    def __init__(self, item_vectors=None, mapper: str = "ridge", map_reg: float = 10.0, hidden: int = 256,
-                 max_iter: int = 200, factors: int = 64, reg: float = 1.0, alpha: float = 10.0,
-                 iterations: int = 15, map_all: bool = False, seed: int = 0):
+    capabilities = frozenset({"similar_items", "save"})
+
+    def __init__(self, item_vectors: ItemVectors | None = None, mapper: str = "ridge", map_reg: float = 10.0,
+                 hidden: int = 256, max_iter: int = 200, factors: int = 64, reg: float = 1.0, alpha: float = 10.0,
+                 iterations: int = 15, map_all: bool = False, seed: int = 0) -> None:
         self.item_vectors = item_vectors
         self.mapper = mapper
         self.map_reg = map_reg

@@ -23,9 +23,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from coursekit._validation import CourseKitError, check_positive_int
-from coursekit.coldstart.content import standardize
+from coursekit.coldstart.item_features import ItemVectors, standardize
 from coursekit.interactions import Interactions
 from coursekit.models.base import Recommender
 from coursekit.models.content import align_item_vectors
@@ -34,7 +35,7 @@ from coursekit.models.ials import IALS
 __all__ = ["DropoutNet", "build_towers"]
 
 
-def build_towers(cf_dim: int, content_dim: int, hidden: int, dim: int):
+def build_towers(cf_dim: int, content_dim: int, hidden: int, dim: int) -> tuple[Any, Any]:
     """The item network over ``[cf | content]`` and the user network over ``cf`` (torch modules)."""
     import torch.nn as nn
 
@@ -64,10 +65,12 @@ class DropoutNet(Recommender):
         ``"cpu"`` (default) or ``"auto"`` (a GPU when present).
     """
 
-    def __init__(self, item_vectors=None, dropout: float = 0.5, dim: int = 64, hidden: int = 128,
-                 steps: int = 600, batch_users: int = 256, batch_items: int = 256, lr: float = 3e-3,
+    capabilities = frozenset({"similar_items", "save"})
+
+    def __init__(self, item_vectors: ItemVectors | None = None, dropout: float = 0.5, dim: int = 64,
+                 hidden: int = 128, steps: int = 600, batch_users: int = 256, batch_items: int = 256, lr: float = 3e-3,
                  factors: int = 64, reg: float = 1.0, alpha: float = 10.0, iterations: int = 15,
-                 seed: int = 0, device: str = "cpu"):
+                 seed: int = 0, device: str = "cpu") -> None:
         self.item_vectors = item_vectors
         self.dropout = dropout
         self.dim = dim
@@ -156,7 +159,7 @@ class DropoutNet(Recommender):
             opt.step()
             losses[step] = float(loss.detach())
 
-    def embed_items(self, cf: np.ndarray, content: np.ndarray, drop=None) -> np.ndarray:
+    def embed_items(self, cf: np.ndarray, content: np.ndarray, drop: ArrayLike | None = None) -> np.ndarray:
         r"""Item representations :math:`\phi_i` for CF and (standardised) content inputs; ``drop`` zeroes CF rows."""
         import torch
 

@@ -23,11 +23,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from coursekit._validation import CourseKitError, check_choice
+from coursekit.coldstart.item_features import ItemVectors
 from coursekit.interactions import Interactions
 from coursekit.models.base import Recommender
-from coursekit.models.content import ProfileRecommender
+from coursekit.models.content import ProfileRecommender, unit_rows
 from coursekit.models.ials import IALS
 
 __all__ = ["count_gate", "row_standardize", "CountGatedHybrid"]
@@ -70,9 +72,12 @@ class CountGatedHybrid(Recommender):
     factors, reg, alpha, iterations, seed : iALS hyperparameters.
     """
 
-    def __init__(self, item_vectors=None, gate: str = "count", kappa: float = 10.0,
-                 kappas: tuple = (1.0, 3.0, 10.0, 30.0, 100.0), valid_frac: float = 0.2, factors: int = 64,
-                 reg: float = 1.0, alpha: float = 10.0, iterations: int = 15, seed: int = 0):
+    capabilities = frozenset({"save"})
+
+    def __init__(self, item_vectors: ItemVectors | None = None, gate: str = "count", kappa: float = 10.0,
+                 kappas: tuple[float, ...] = (1.0, 3.0, 10.0, 30.0, 100.0), valid_frac: float = 0.2,
+                 factors: int = 64, reg: float = 1.0, alpha: float = 10.0, iterations: int = 15,
+                 seed: int = 0) -> None:
         self.item_vectors = item_vectors
         self.gate = gate
         self.kappa = kappa
@@ -139,9 +144,7 @@ class CountGatedHybrid(Recommender):
 
     def part_scores(self, user_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Row-standardised content and CF scores ``(z_content, z_cf)`` for internal user indices."""
-        from coursekit.models.content import _unit_rows
-
-        zc = row_standardize(self.content_user_[user_index] @ _unit_rows(self.content_item_).T)
+        zc = row_standardize(self.content_user_[user_index] @ unit_rows(self.content_item_).T)
         zf = row_standardize(self.cf_user_[user_index] @ self.cf_item_.T)
         return zc, zf
 
@@ -149,6 +152,6 @@ class CountGatedHybrid(Recommender):
         zc, zf = self.part_scores(user_index)
         return (1.0 - self.gate_) * zc + self.gate_ * zf
 
-    def gate_table(self, counts=(0, 1, 3, 10, 30, 100)) -> pd.DataFrame:
+    def gate_table(self, counts: ArrayLike = (0, 1, 3, 10, 30, 100)) -> pd.DataFrame:
         """The CF weight :math:`g(n)` at a few counts, for display."""
         return pd.DataFrame({"interactions": list(counts), "cf_weight": count_gate(np.asarray(counts), self.kappa_)})

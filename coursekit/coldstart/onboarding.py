@@ -6,8 +6,9 @@ the same ridge problem as in training, over the items :math:`H` the user reveale
 .. math:: x = \Big(Y^\top Y + \lambda I + \sum_{i \in H} (c_i - 1)\, y_i y_i^\top\Big)^{-1}
    \sum_{i \in H} c_i\, y_i ,
 
-solved for all new users at once (:func:`fold_in_users`, the batched solver of
-:mod:`coursekit.models.ials`; the same vector :meth:`coursekit.models.IALS.fold_in` gives one user).
+solved for all new users at once (:meth:`coursekit.models.IALS.user_factors_batch`; the same vector
+:meth:`coursekit.models.IALS.user_factors` gives one user, and :meth:`~coursekit.models.IALS.fold_in` its
+scores). :func:`fold_in_scores` scores every item for every new user this way.
 
 **Which items to ask** (:func:`question_items`, among the ``pool`` most popular items):
 
@@ -41,37 +42,31 @@ scored against the item embeddings by cosine.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 import numpy as np
 import scipy.sparse as sp
 
 from coursekit._validation import CourseKitError, check_choice, check_positive_int
 from coursekit.coldstart.protocols import onboarding_split
 from coursekit.interactions import Interactions
-from coursekit.models.ials import IALS, confidence_matrix, least_squares_cholesky
+from coursekit.models.ials import IALS
 
-__all__ = ["fold_in_users", "fold_in_scores", "prior_scores", "choose_prior_weight", "question_items", "answer_questions", "text_profile_scores",
-           "profile_scores", "STRATEGIES"]
+__all__ = ["fold_in_scores", "prior_scores", "choose_prior_weight", "question_items", "answer_questions",
+           "text_profile_scores", "profile_scores", "STRATEGIES"]
 
 STRATEGIES = ("popular", "diverse", "informative")
 
 
-def fold_in_users(ials: IALS, revealed: sp.csr_matrix) -> np.ndarray:
-    r"""User vectors for the rows of ``revealed`` (counts, users x items of the model), all at once.
-
-    Rows without revealed items get the zero vector.
-    """
-    ials._check_fitted()
-    revealed = sp.csr_matrix(revealed, dtype=np.float64)
-    if revealed.shape[1] != ials.n_items:
-        raise CourseKitError(f"revealed has {revealed.shape[1]} columns, the model has {ials.n_items} items.")
-    conf = confidence_matrix(revealed, ials.alpha, ials.confidence)
-    return least_squares_cholesky(conf, ials.item_factors_, ials.reg)
-
-
 def fold_in_scores(ials: IALS, revealed: Interactions) -> np.ndarray:
-    r"""Scores ``(n_users, n_items)`` from fold-in of each user's revealed events; users with none
-    get the model's training popularity (the named fallback of every coursekit model)."""
-    X = fold_in_users(ials, revealed.matrix("count", dtype=np.float64))
+    r"""Scores ``(n_users, n_items)`` from fold-in of each user's revealed events, :math:`s_u = Y x_u`.
+
+    All users are solved at once (:meth:`coursekit.models.IALS.user_factors_batch` of the count
+    matrix); users with nothing revealed get the model's training popularity (the named fallback of
+    every coursekit model).
+    """
+    X = ials.user_factors_batch(revealed.matrix("count", dtype=np.float64))
     scores = X @ ials.item_factors_.T
     none = revealed.user_counts() == 0
     scores[none] = ials.item_popularity_
@@ -96,9 +91,10 @@ def prior_scores(ials: IALS, revealed: Interactions, beta: float) -> np.ndarray:
     return scores
 
 
-def choose_prior_weight(train: Interactions, ks, betas=(0.0, 0.01, 0.03, 0.1, 0.3, 1.0), seed: int = 0,
+def choose_prior_weight(train: Interactions, ks: Iterable[int],
+                        betas: Iterable[float] = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0), seed: int = 0,
                         max_k: int = 10, test_frac: float = 0.2, k_eval: int = 10,
-                        **ials_params) -> dict[int, tuple[float, np.ndarray]]:
+                        **ials_params: Any) -> dict[int, tuple[float, np.ndarray]]:
     r"""Choose :math:`\beta` of :func:`prior_scores` per reveal count :math:`k` on validation users.
 
     ``train`` must hold the training users only (e.g. ``onboarding_split(...).train``). An inner

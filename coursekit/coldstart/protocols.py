@@ -13,7 +13,7 @@ The users who interacted with them later are ranked either
 
 **New users** (:func:`onboarding_split`): whole users are held out
 (:func:`coursekit.splits.cold_user_split`); for each, the :math:`k` *earliest* events
-(time order and tie rule of :func:`coursekit.splits.user_time_order`) are revealed as
+(time order and tie rule of :func:`coursekit.interactions.user_time_order`) are revealed as
 onboarding answers, the rest is the target. Only users with more than :math:`\max k` events are
 kept, so every :math:`k` is judged on the same users.
 
@@ -31,27 +31,29 @@ overtakes content.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from coursekit._validation import CourseKitError, check_choice
 from coursekit.evaluation import evaluate
-from coursekit.interactions import Interactions
+from coursekit.interactions import Interactions, user_time_order
 from coursekit.models.base import Recommender
-from coursekit.splits import Split, check_no_leakage, cold_item_split, cold_user_split, user_time_order
+from coursekit.splits import Split, check_no_leakage, cold_item_split, cold_user_split
 
 __all__ = [
     "strict_cold_items", "cold_item_mask", "restrict_scores", "evaluate_cold_items", "OnboardingSplit",
     "onboarding_split", "item_warmup_split", "item_time_order", "score_matrix", "cold_item_table",
-    "per_user_ndcg", "paired_gap",
+    "per_user_ndcg", "paired_gap", "order_agreement",
 ]
 
 
 # ---------------------------------------------------------------------------- item cold start
 def strict_cold_items(inter: Interactions, test_frac: float = 0.2, seed: int = 0,
-                      cold_items=None) -> Split:
+                      cold_items: ArrayLike | None = None) -> Split:
     """A strict cold-item split: every event of a held-out item is test, none is training.
 
     ``cold_items`` (external ids) chooses the held-out items yourself (e.g. the shop's
@@ -104,8 +106,9 @@ def score_matrix(model: Recommender, n_users: int | None = None) -> np.ndarray:
     return model.score_indices(np.arange(n))
 
 
-def evaluate_cold_items(model_or_scores, train: Interactions, test: Interactions, among: str = "cold",
-                        ks=(10,), metrics=("ndcg", "recall", "hit_rate")) -> pd.DataFrame:
+def evaluate_cold_items(model_or_scores: Recommender | np.ndarray, train: Interactions, test: Interactions,
+                        among: str = "cold", ks: Sequence[int] = (10,),
+                        metrics: Sequence[str] = ("ndcg", "recall", "hit_rate")) -> pd.DataFrame:
     r"""Evaluate ranking for the users who interacted with cold items, among cold items or all items.
 
     Relevant items :math:`R_u` are the user's test items (all cold by construction). With
@@ -146,7 +149,7 @@ def onboarding_split(inter: Interactions, k: int, test_frac: float = 0.2, seed: 
     Users drawn by :func:`coursekit.splits.cold_user_split` (``test_frac``, ``seed``) with more than
     ``max_k`` events are the new users; the others' events are dropped from evaluation. The same
     ``seed`` and ``max_k`` give the same users for every ``k``. Each new user's events are ordered
-    by :func:`coursekit.splits.user_time_order`; positions :math:`< k` are revealed, the rest target.
+    by :func:`coursekit.interactions.user_time_order`; positions :math:`< k` are revealed, the rest target.
     """
     if not (isinstance(k, (int, np.integer)) and 0 <= k <= max_k):
         raise CourseKitError(f"k must be an integer in [0, max_k={max_k}], got {k!r}.")
@@ -221,7 +224,7 @@ def cold_item_table(scores: dict, train: Interactions, test: Interactions, k: in
     return pd.DataFrame(rows).set_index("method")
 
 
-def per_user_ndcg(scores, train: Interactions, test: Interactions, k: int = 10,
+def per_user_ndcg(scores: Recommender | np.ndarray, train: Interactions, test: Interactions, k: int = 10,
                   candidates: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     r"""Per-user NDCG@k (the values :func:`coursekit.evaluation.evaluate` averages), for paired comparisons.
 
@@ -231,7 +234,7 @@ def per_user_ndcg(scores, train: Interactions, test: Interactions, k: int = 10,
     """
     from coursekit.evaluation import relevance_matrix
     from coursekit.metrics import ndcg_at_k
-    from coursekit.models.base import top_k
+    from coursekit.models.ranking import top_k
 
     s = score_matrix(scores) if isinstance(scores, Recommender) else np.array(scores, dtype=np.float64)
     if candidates is not None:
@@ -258,7 +261,7 @@ def paired_gap(values_a: np.ndarray, values_b: np.ndarray) -> tuple[float, float
     return float(d.mean()), float(d.std(ddof=1) / np.sqrt(d.size))
 
 
-def order_agreement(scores, users: np.ndarray, candidates: np.ndarray) -> float:
+def order_agreement(scores: Recommender | np.ndarray, users: np.ndarray, candidates: np.ndarray) -> float:
     r"""How much the users agree on the order of the candidate items: 0 for independent orders, 1 for one order.
 
     The mean, over ``users``, of the Spearman correlation between the user's ranking of the

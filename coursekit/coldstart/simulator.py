@@ -28,11 +28,13 @@ Where the means come from
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from coursekit._validation import CourseKitError, check_positive_int
 
@@ -111,7 +113,7 @@ class BanditProblem:
         arms = np.asarray(arms)
         return self.best_means - self.means[np.arange(self.n_runs), arms]
 
-    def select_runs(self, which) -> "BanditProblem":
+    def select_runs(self, which: ArrayLike) -> BanditProblem:
         """The problem restricted to some runs (positions)."""
         which = np.atleast_1d(np.asarray(which, dtype=np.int64))
         return BanditProblem(self.features[which], self.means[which], tuple(np.asarray(self.seeds)[which]),
@@ -130,7 +132,8 @@ def _check_seeds(seeds) -> tuple:
     return tuple(int(s) for s in seeds)
 
 
-def bernoulli_problem(means, features=None, seeds=None, name: str = "bernoulli") -> BanditProblem:
+def bernoulli_problem(means: ArrayLike, features: ArrayLike | None = None, seeds: Iterable[int] | None = None,
+                      name: str = "bernoulli") -> BanditProblem:
     """A Bernoulli bandit with the given means; ``features`` default to one-hot arm indicators.
 
     ``means`` of shape (K,) is one run (or repeated for every seed); shape (R, K) gives R runs.
@@ -171,8 +174,8 @@ def _item_vector_lookup(item_vectors, item_ids: np.ndarray, all_ids: np.ndarray)
     return V[pos]
 
 
-def shop_problem(data: Any, n_arms: int = 50, seeds=range(5), candidates: str = "late",
-                 item_vectors=None) -> BanditProblem:
+def shop_problem(data: Any, n_arms: int = 50, seeds: Iterable[int] = range(5), candidates: str = "late",
+                 item_vectors: ArrayLike | None = None) -> BanditProblem:
     r"""Runs on the shop with **ground-truth** rewards :math:`\mu_{ui} = \sigma(\theta_u^\top x_i - c_2)`.
 
     Run ``seed``: ``numpy.random.default_rng(seed)`` draws a user (uniformly) and ``n_arms`` candidate
@@ -249,8 +252,9 @@ def movielens_item_features(items: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def movielens_problem(data: Any, n_arms: int = 50, seeds=range(5), min_ratings: int = 20, factors: int = 32,
-                      iterations: int = 8, model: Any = None, item_vectors=None) -> BanditProblem:
+def movielens_problem(data: Any, n_arms: int = 50, seeds: Iterable[int] = range(5), min_ratings: int = 20,
+                      factors: int = 32, iterations: int = 8, model: Any = None,
+                      item_vectors: ArrayLike | None = None) -> BanditProblem:
     r"""Runs on MovieLens whose mean rewards come from **a model fitted on all data, not from the truth**.
 
     An :class:`~coursekit.models.IALS` (``factors``, ``iterations``, seed 0) is fitted on every rating

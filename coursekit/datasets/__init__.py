@@ -19,12 +19,10 @@ from typing import Any
 
 import pandas as pd
 
+from coursekit._lazy import attach
 from coursekit._validation import CourseKitError
 from coursekit.datasets.base import Dataset
 from coursekit.datasets.home import data_home
-
-__all__ = ["Dataset", "DATASETS", "cache_info", "data_home", "describe", "fetch", "load_dataset",
-           "load_movielens", "load_shop", "make_shop"]
 
 DATASETS = {
     "shop": "synthetic shop, embedded (load_shop)",
@@ -32,17 +30,12 @@ DATASETS = {
     "ml-latest-small": "alias of movielens",
 }
 
-
-_LAZY = {"load_movielens": "movielens", "load_shop": "shop", "make_shop": "shop", "describe": "stats"}
-
-
-def __getattr__(name: str) -> Any:
-    # Imported on first use, so that `python -m coursekit.datasets.shop` runs cleanly.
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(f"coursekit.datasets.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'coursekit.datasets' has no attribute {name!r}")
+# loaded on first use, so that importing coursekit.datasets does not generate or read anything
+__getattr__, __dir__, _LAZY_NAMES = attach(__name__, {
+    "load_movielens": "coursekit.datasets.movielens", "load_shop": "coursekit.datasets.shop",
+    "make_shop": "coursekit.datasets.shop", "describe": "coursekit.datasets.stats",
+}, submodules=("base", "home", "movielens", "shop", "stats"))
+__all__ = ["Dataset", "DATASETS", "cache_info", "data_home", "fetch", "load_dataset", *_LAZY_NAMES]
 
 
 def _unknown(name: Any) -> CourseKitError:
@@ -91,7 +84,7 @@ def cache_info(data_home: str | os.PathLike | None = None) -> pd.DataFrame:
 
     ml = home.data_home(data_home) / movielens.FILENAME
     ml_ok = ml.exists() and movielens.sha256_of(ml) == movielens.SHA256
-    shop_files = [shop.SHOP_DATA / f for f in shop._FILES]
+    shop_files = [shop.SHOP_DATA / f for f in shop.FILES]
     shop_ok = all(f.exists() for f in shop_files)
     rows = [
         {"name": "ml-latest-small", "path": str(ml), "exists": ml.exists(),

@@ -306,6 +306,8 @@ def load_movielens(name: str = NAME, data_home: str | os.PathLike | None = None,
 
     Examples
     --------
+    Not run as a doctest (it needs the archive in the data home, or the internet):
+
     >>> data = load_movielens()  # doctest: +SKIP
     >>> data.items.loc[0, "text_no_tags"]  # doctest: +SKIP
     'Toy Story (1995). Genres: Adventure, Animation, Children, Comedy, Fantasy.'

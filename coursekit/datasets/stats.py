@@ -38,7 +38,7 @@ from coursekit.interactions import Interactions
 __all__ = ["describe", "gini", "top_share"]
 
 
-def gini(counts) -> float:
+def gini(counts: np.ndarray) -> float:
     r"""Gini coefficient of non-negative counts (0: all equal; :math:`\to 1`: one takes all).
 
     >>> gini([1, 1, 1, 1]), gini([0, 0, 0, 4])
@@ -52,7 +52,7 @@ def gini(counts) -> float:
     return float(((2 * k - n - 1) @ c) / (n * total))
 
 
-def top_share(counts, frac: float = 0.1) -> float:
+def top_share(counts: np.ndarray, frac: float = 0.1) -> float:
     r"""Share of the total held by the :math:`\lceil \mathrm{frac} \cdot n \rceil` largest counts.
 
     >>> top_share([5, 3, 1, 1], frac=0.25)
@@ -64,7 +64,7 @@ def top_share(counts, frac: float = 0.1) -> float:
     return float(c[: max(1, math.ceil(frac * c.size))].sum() / c.sum())
 
 
-def describe(data, name: str | None = None) -> pd.DataFrame:
+def describe(data: Any, name: str | None = None) -> pd.DataFrame:
     """Shape statistics of a :class:`~coursekit.datasets.Dataset` or :class:`~coursekit.Interactions`.
 
     Parameters

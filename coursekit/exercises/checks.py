@@ -30,11 +30,11 @@ False
 from __future__ import annotations
 
 import importlib
-import math
 import pkgutil
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -81,7 +81,8 @@ class Exercise:
     cases : callable returning list of Case
         Built lazily, so registering is cheap.
     compare : callable (expected, got) -> str or None
-        ``None`` when ``got`` is right, else a short explanation of what is wrong.
+        ``None`` when ``got`` is right, else a short explanation of what is wrong (build it from
+        :mod:`coursekit.exercises.compare`).
     hint : str
         General hint shown when a case fails and no known mistake matches.
     mistakes : list of Mistake
@@ -211,24 +212,7 @@ def summary() -> dict[str, str]:
     return dict(_HISTORY)
 
 
-# ---------------------------------------------------------------------------- comparisons
-def compare_number(expected: float, got: Any, rtol: float = 1e-6, atol: float = 1e-9) -> str | None:
-    """``None`` when ``got`` is a real number equal to ``expected`` up to rounding."""
-    if isinstance(got, (bool, np.bool_)) or got is None:
-        return f"expected a number, got {type(got).__name__}."
-    try:
-        value = float(np.asarray(got).item()) if np.ndim(got) == 0 or np.size(got) == 1 else None
-    except (TypeError, ValueError):
-        value = None
-    if value is None:
-        return f"expected one number, got {type(got).__name__} {textwrap.shorten(repr(got), 80)}."
-    if math.isnan(value) and math.isnan(expected):
-        return None
-    if not math.isclose(value, expected, rel_tol=rtol, abs_tol=atol):
-        return "wrong value."
-    return None
-
-
+# ---------------------------------------------------------------------------- feedback
 def _fmt_args(args: tuple, names: list[str] | None) -> str:
     parts = []
     for i, a in enumerate(args):

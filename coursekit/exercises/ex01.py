@@ -20,19 +20,21 @@ implementations :mod:`coursekit.metrics` and :func:`coursekit.splits.user_tempor
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from coursekit.exercises.checks import Case, Exercise, Mistake, compare_number, register
+from coursekit.exercises.checks import Case, Exercise, Mistake, register
+from coursekit.exercises.compare import compare_number
 
 SEED = 20240101
 
 
 # ---------------------------------------------------------------------------- reference wrappers
-def single_user_metric(metric: Callable, recommended, relevant, k: int) -> float:
+def single_user_metric(metric: Callable, recommended: Sequence[int], relevant: Sequence[int], k: int) -> float:
     """Evaluate a per-user :mod:`coursekit.metrics` function on one user's plain lists.
 
     Item ids are mapped to indices of the union of ``recommended`` and ``relevant``.
@@ -267,7 +269,8 @@ def _show_split(value: Any) -> str:
         train, test = value
         per_user = test.groupby("user_id").size().to_dict() if "user_id" in test.columns else {}
         text = "; ".join(f"{u}: {n}" for u, n in list(per_user.items())[:8])
-        return f"train {len(train)} rows, test {len(test)} rows (test events per user: {text}{' ...' if len(per_user) > 8 else ''})"
+        more = " ..." if len(per_user) > 8 else ""
+        return f"train {len(train)} rows, test {len(test)} rows (test events per user: {text}{more})"
     return repr(value)
 
 

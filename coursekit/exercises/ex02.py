@@ -36,12 +36,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from coursekit.exercises.checks import Case, Exercise, Mistake, register
+from coursekit.exercises.compare import compare_array, same_array, show_array
 
 SEED = 20240202
 
 
 # ---------------------------------------------------------------------------- reference solutions
-def reference_cosine_item_similarity(R) -> np.ndarray:
+def reference_cosine_item_similarity(R: sp.spmatrix | np.ndarray) -> np.ndarray:
     r"""Cosine similarity of the item columns of ``R`` (dense ``(n_items, n_items)``).
 
     >>> R = sp.csr_matrix(np.array([[1., 1., 0.], [1., 0., 0.]]))
@@ -57,7 +58,7 @@ def reference_cosine_item_similarity(R) -> np.ndarray:
     return sim
 
 
-def reference_item_knn_score(R, S, user: int, k: int) -> np.ndarray:
+def reference_item_knn_score(R: sp.spmatrix | np.ndarray, S: np.ndarray, user: int, k: int) -> np.ndarray:
     r"""Item-kNN scores of one user: :math:`\sum_{i \in I_u \cap N_k(j)} r_{ui} s_{ij}` for every item j.
 
     >>> R = sp.csr_matrix(np.array([[1., 0., 0.], [1., 1., 1.]]))
@@ -84,44 +85,9 @@ def reference_item_knn_score(R, S, user: int, k: int) -> np.ndarray:
 
 # ---------------------------------------------------------------------------- comparison
 def compare_matrix(expected: np.ndarray, got: Any, atol: float = 1e-8) -> str | None:
-    """``None`` when ``got`` (dense or sparse) equals ``expected`` up to rounding."""
-    if got is None:
-        return "your function returned None; return the array."
-    if sp.issparse(got):
-        got = got.toarray()
-    try:
-        arr = np.asarray(got, dtype=np.float64)
-    except (TypeError, ValueError):
-        return f"expected a numeric array, got {type(got).__name__}."
-    expected = np.asarray(expected, dtype=np.float64)
-    if arr.shape != expected.shape:
-        return f"expected shape {expected.shape}, got shape {arr.shape}."
-    if np.isnan(arr).any():
-        return "your answer holds NaN: an item (or user) without interactions has norm 0; give it similarity 0."
-    bad = ~np.isclose(arr, expected, rtol=1e-6, atol=atol)
-    if bad.any():
-        where = tuple(int(x) for x in np.argwhere(bad)[0])
-        return (f"{int(bad.sum())} of {bad.size} entries are wrong; first at index {where}: "
-                f"expected {expected[where]:.6g}, got {arr[where]:.6g}.")
-    return None
-
-
-def _show(value: Any) -> str:
-    if sp.issparse(value):
-        value = value.toarray()
-    if isinstance(value, np.ndarray):
-        with np.printoptions(precision=4, suppress=True, threshold=60, edgeitems=3):
-            return f"array of shape {value.shape}:\n{value}"
-    return repr(value)
-
-
-def _same(a: Any, b: Any) -> bool:
-    try:
-        a = a.toarray() if sp.issparse(a) else np.asarray(a, dtype=np.float64)
-        b = b.toarray() if sp.issparse(b) else np.asarray(b, dtype=np.float64)
-        return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-6, atol=1e-8, equal_nan=True))
-    except Exception:  # noqa: BLE001
-        return False
+    """:func:`~coursekit.exercises.compare.compare_array`, explaining the NaN of an item without interactions."""
+    return compare_array(expected, got, atol=atol, nan_problem="an item (or user) without interactions has norm 0; "
+                                                              "give it similarity 0.")
 
 
 # ---------------------------------------------------------------------------- cases
@@ -198,8 +164,8 @@ register(Exercise(
     title="Cosine item-item similarity on a sparse matrix",
     cases=_cosine_cases,
     compare=compare_matrix,
-    same=_same,
-    show=_show,
+    same=same_array,
+    show=show_array,
     hint="Items are the COLUMNS of R. The dot products of all pairs of columns are R.T @ R (sparse); the "
          "norm of column i is the square root of the sum of squares of column i. Divide entry (i, j) by "
          "norm_i * norm_j, with 0 where a norm is 0, and set the diagonal to 0. Return a dense array (.toarray()).",
@@ -267,8 +233,8 @@ register(Exercise(
     title="Item-based kNN scores for one user",
     cases=_knn_cases,
     compare=compare_matrix,
-    same=_same,
-    show=_show,
+    same=same_array,
+    show=show_array,
     hint="For each item j: take column j of S, set S[j, j] aside (an item is not its own neighbour), keep its k "
          "largest entries (ties: lower index first), and sum r_ui * s_ij over the user's items i among them.",
     mistakes=[

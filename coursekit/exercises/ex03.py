@@ -37,13 +37,15 @@ from typing import Any
 import numpy as np
 
 from coursekit.exercises.checks import Case, Exercise, Mistake, register
-from coursekit.exercises.ex02 import _same, _show, compare_matrix
+from coursekit.exercises.compare import compare_array, compare_arrays, same_array, same_arrays, show_array, show_arrays
 
 SEED = 20240303
 
 
 # ---------------------------------------------------------------------------- reference solutions
-def reference_sgd_epoch(users, items, ratings, mu, b_user, b_item, P, Q, lr, reg):
+def reference_sgd_epoch(users: np.ndarray, items: np.ndarray, ratings: np.ndarray, mu: float, b_user: np.ndarray,
+                        b_item: np.ndarray, P: np.ndarray, Q: np.ndarray, lr: float,
+                        reg: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     r"""One SGD epoch of biased MF in the given order; returns new ``(b_user, b_item, P, Q)``.
 
     >>> bu, bi, P, Q = reference_sgd_epoch([0], [0], [4.0], 3.0, np.zeros(1), np.zeros(1),
@@ -63,7 +65,8 @@ def reference_sgd_epoch(users, items, ratings, mu, b_user, b_item, P, Q, lr, reg
     return b_user, b_item, P, Q
 
 
-def reference_ials_user(Q, item_index, values, alpha, reg) -> np.ndarray:
+def reference_ials_user(Q: np.ndarray, item_index: np.ndarray, values: np.ndarray, alpha: float,
+                        reg: float) -> np.ndarray:
     r"""Closed-form iALS user vector with the Gram-matrix trick (cost :math:`O(f^2 n_u + f^3)`).
 
     >>> Q = np.array([[1.0, 0.0], [0.0, 1.0]])
@@ -80,27 +83,17 @@ def reference_ials_user(Q, item_index, values, alpha, reg) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------- comparison
+SGD_NAMES = ("b_user", "b_item", "P", "Q")
+
+
 def compare_sgd(expected: tuple, got: Any) -> str | None:
-    if not isinstance(got, (tuple, list)) or len(got) != 4:
-        return "return the four arrays (b_user, b_item, P, Q) as a tuple."
-    for name, e, g in zip(("b_user", "b_item", "P", "Q"), expected, got):
-        problem = compare_matrix(e, g)
-        if problem:
-            return f"{name}: {problem}"
-    return None
+    """``None`` when ``got`` is the tuple ``(b_user, b_item, P, Q)`` of ``expected`` up to rounding."""
+    return compare_arrays(expected, got, SGD_NAMES)
 
 
-def _same_tuple(a: Any, b: Any) -> bool:
-    try:
-        return len(a) == len(b) == 4 and all(_same(x, y) for x, y in zip(a, b))
-    except Exception:  # noqa: BLE001
-        return False
-
-
-def _show_tuple(value: Any) -> str:
-    if isinstance(value, (tuple, list)) and len(value) == 4:
-        return "\n".join(f"{n} = {_show(v)}" for n, v in zip(("b_user", "b_item", "P", "Q"), value))
-    return _show(value)
+def show_sgd(value: Any) -> str:
+    """The four arrays of an SGD epoch, one per line."""
+    return show_arrays(value, SGD_NAMES)
 
 
 # ---------------------------------------------------------------------------- SGD cases
@@ -177,8 +170,8 @@ register(Exercise(
     title="One SGD epoch of biased matrix factorization",
     cases=_sgd_cases,
     compare=compare_sgd,
-    same=_same_tuple,
-    show=_show_tuple,
+    same=same_arrays,
+    show=show_sgd,
     hint="Loop over zip(users, items, ratings) in the given order. For each rating compute the error "
          "e = r - (mu + b_user[u] + b_item[i] + P[u] @ Q[i]), update both biases, then P[u] and Q[i] from a "
          "copy of the OLD P[u]. Work on copies of the arrays (np.array(x, dtype=float)) and return them.",
@@ -249,9 +242,9 @@ register(Exercise(
     name="ex03_ials_user_update",
     title="The closed-form iALS user update",
     cases=_ials_cases,
-    compare=compare_matrix,
-    same=_same,
-    show=_show,
+    compare=compare_array,
+    same=same_array,
+    show=show_array,
     hint="c = 1 + alpha * values; Qu = Q[item_index]; A = Q.T @ Q + (Qu.T * (c - 1)) @ Qu + reg * I; "
          "b = Qu.T @ c (p_ui = 1 on the user's items, 0 elsewhere); return np.linalg.solve(A, b).",
     mistakes=[

@@ -28,14 +28,16 @@ from typing import Any
 
 import numpy as np
 
-from coursekit.exercises.checks import Case, Exercise, Mistake, compare_number, register
+from coursekit.exercises.checks import Case, Exercise, Mistake, register
+from coursekit.exercises.compare import compare_number
 
 SEED = 20240404
 CLS, SEP = 101, 102   # the ids of [CLS] and [SEP] in the BERT uncased vocabulary
 
 
 # ---------------------------------------------------------------------------- pair input
-def reference_pair_input(history_ids, candidate_ids, max_length, cls_id=CLS, sep_id=SEP) -> dict[str, list[int]]:
+def reference_pair_input(history_ids: list[int], candidate_ids: list[int], max_length: int, cls_id: int = CLS,
+                         sep_id: int = SEP) -> dict[str, list[int]]:
     """``[CLS] history[:b] [SEP] candidate [SEP]`` with ``b = max_length - 3 - len(candidate)``.
 
     >>> reference_pair_input([7, 8, 9], [5], 6)
@@ -129,7 +131,7 @@ register(Exercise(
 
 
 # ---------------------------------------------------------------------------- in-batch loss
-def reference_in_batch_loss(user_vectors, item_vectors, temperature) -> float:
+def reference_in_batch_loss(user_vectors: np.ndarray, item_vectors: np.ndarray, temperature: float) -> float:
     """Mean softmax cross-entropy of the diagonal of ``U E^T / tau`` (stable log-sum-exp).
 
     >>> round(reference_in_batch_loss(np.eye(2), np.eye(2), 1.0), 4)
@@ -195,7 +197,7 @@ register(Exercise(
 
 
 # ---------------------------------------------------------------------------- LoRA
-def tiny_bert_model(seed: int = 0, hidden: int = 32, layers: int = 2):
+def tiny_bert_model(seed: int = 0, hidden: int = 32, layers: int = 2) -> Any:
     """A tiny randomly initialised ``BertModel`` (vocabulary 1000) for the LoRA exercise."""
     import torch
     from transformers import BertConfig, BertModel
@@ -205,7 +207,7 @@ def tiny_bert_model(seed: int = 0, hidden: int = 32, layers: int = 2):
                                 num_attention_heads=2, intermediate_size=2 * hidden, max_position_embeddings=64))
 
 
-def lora_parameter_count(model, r: int) -> int:
+def lora_parameter_count(model: Any, r: int) -> int:
     """Adapter parameters of rank-``r`` LoRA on every query and value projection: r (d_in + d_out) each."""
     total = 0
     for name, module in model.named_modules():
@@ -214,7 +216,7 @@ def lora_parameter_count(model, r: int) -> int:
     return total
 
 
-def reference_lora_model(model, r):
+def reference_lora_model(model: Any, r: int) -> Any:
     from peft import LoraConfig, get_peft_model
 
     return get_peft_model(model, LoraConfig(r=r, lora_alpha=2 * r, lora_dropout=0.0,

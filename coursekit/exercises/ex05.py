@@ -39,13 +39,14 @@ from typing import Any
 import numpy as np
 
 from coursekit.exercises.checks import Case, Exercise, Mistake, register
-from coursekit.exercises.ex02 import _same, _show
+from coursekit.exercises.compare import compare_arrays, same_arrays, show_arrays
 
 SEED = 20240505
 
 
 # ---------------------------------------------------------------------------- references
-def reference_decayed_profile_update(S, W, t_last, v, t, half_life):
+def reference_decayed_profile_update(S: np.ndarray, W: float, t_last: float | None, v: np.ndarray, t: float,
+                                     half_life: float) -> tuple[np.ndarray, float, np.ndarray]:
     """One decayed-profile event; returns ``(S_new, W_new, profile)``.
 
     >>> S, W, p = reference_decayed_profile_update(np.array([2.0, 0.0]), 2.0, 0, np.array([0.0, 1.0]), 10, 10)
@@ -59,7 +60,8 @@ def reference_decayed_profile_update(S, W, t_last, v, t, half_life):
     return S_new, W_new, S_new / W_new
 
 
-def reference_fold_in_update(A, b, y, r_old, r_new, alpha, reg):
+def reference_fold_in_update(A: np.ndarray, b: np.ndarray, y: np.ndarray, r_old: float, r_new: float, alpha: float,
+                             reg: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One incremental iALS fold-in event; returns ``(A_new, b_new, x)``.
 
     >>> A, b, x = reference_fold_in_update(np.eye(2), np.zeros(2), np.array([1.0, 0.0]), 0, 1, 1.0, 1.0)
@@ -75,7 +77,7 @@ def reference_fold_in_update(A, b, y, r_old, r_new, alpha, reg):
     return A, b, np.linalg.solve(A, b)
 
 
-def reference_prequential_hits(recommender, events, k):
+def reference_prequential_hits(recommender: Any, events: list[tuple[int, int, int]], k: int) -> list[bool]:
     """Test-then-train hits of ``recommender`` over ``events`` (recommend, score, then update)."""
     hits = []
     for user, item, timestamp in events:
@@ -83,36 +85,6 @@ def reference_prequential_hits(recommender, events, k):
         hits.append(item in ids)
         recommender.update(user, item, timestamp)
     return hits
-
-
-# ---------------------------------------------------------------------------- comparison helpers
-def _compare_tuple(expected, got, names) -> str | None:
-    if got is None:
-        return f"your function returned None; return the tuple {names}."
-    if not isinstance(got, (tuple, list)) or len(got) != len(expected):
-        return f"return a tuple of {len(expected)} values {names}, got {type(got).__name__}."
-    for name, e, g in zip(names, expected, got):
-        try:
-            g = np.asarray(g, dtype=np.float64)
-        except (TypeError, ValueError):
-            return f"{name} must be numeric, got {type(g).__name__}."
-        e = np.asarray(e, dtype=np.float64)
-        if g.shape != e.shape:
-            return f"{name} has shape {g.shape}, expected {e.shape}."
-        if not np.allclose(g, e, rtol=1e-7, atol=1e-9):
-            return f"{name} is wrong (largest difference {np.max(np.abs(g - e)):.3g})."
-    return None
-
-
-def _same_tuple(a, b) -> bool:
-    return isinstance(b, (tuple, list)) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
-
-
-def _show_tuple(value) -> str:
-    if isinstance(value, (tuple, list)) and not isinstance(value, str) and all(
-            isinstance(v, (np.ndarray, float, int, np.floating)) for v in value):
-        return "(" + ", ".join(_show(np.asarray(v)) for v in value) + ")"
-    return repr(value)
 
 
 # ---------------------------------------------------------------------------- exercise 1: decayed profile
@@ -127,7 +99,7 @@ def _profile_cases() -> list[Case]:
              (np.array([5.0, 1.0]), 3.0, np.array([5.0 / 3, 1.0 / 3]))),
     ]
     rng = np.random.default_rng(SEED)
-    for j in range(3):
+    for _ in range(3):
         d = int(rng.integers(2, 9))
         args = (rng.normal(size=d), float(rng.uniform(0.5, 5)), int(rng.integers(0, 100)), rng.normal(size=d),
                 int(rng.integers(100, 400)), float(rng.uniform(20, 200)))
@@ -157,9 +129,9 @@ register(Exercise(
     name="ex05_decayed_profile_update",
     title="One event of an exponentially decayed user profile",
     cases=_profile_cases,
-    compare=lambda e, g: _compare_tuple(e, g, ("S_new", "W_new", "profile")),
-    same=_same_tuple,
-    show=_show_tuple,
+    compare=lambda e, g: compare_arrays(e, g, ("S_new", "W_new", "profile"), rtol=1e-7, atol=1e-9),
+    same=same_arrays,
+    show=show_arrays,
     hint="d = 2 ** (-(t - t_last) / half_life) (d = 1 when t_last is None); S_new = d * S + v; "
          "W_new = d * W + 1; profile = S_new / W_new.",
     mistakes=[
@@ -183,7 +155,7 @@ def _foldin_cases() -> list[Case]:
              hint="For an item already in the history, b gains (c_new - c_old) y, not c_new y."),
     ]
     rng = np.random.default_rng(SEED + 1)
-    for j, (f, r_old, r_new, alpha) in enumerate([(3, 0, 1, 10.0), (5, 2, 3, 4.0), (8, 0, 2, 1.5), (4, 1, 4, 40.0)]):
+    for f, r_old, r_new, alpha in [(3, 0, 1, 10.0), (5, 2, 3, 4.0), (8, 0, 2, 1.5), (4, 1, 4, 40.0)]:
         Y = rng.normal(0, 0.3, (20, f))
         hist = rng.choice(20, 6, replace=False)
         c = 1.0 + alpha * rng.integers(1, 4, 6)
@@ -218,9 +190,9 @@ register(Exercise(
     name="ex05_fold_in_update",
     title="The incremental iALS fold-in of one event",
     cases=_foldin_cases,
-    compare=lambda e, g: _compare_tuple(e, g, ("A_new", "b_new", "x")),
-    same=_same_tuple,
-    show=_show_tuple,
+    compare=lambda e, g: compare_arrays(e, g, ("A_new", "b_new", "x"), rtol=1e-7, atol=1e-9),
+    same=same_arrays,
+    show=show_arrays,
     hint="c_old = 1 + alpha * r_old, c_new = 1 + alpha * r_new; A_new = A + (c_new - c_old) * np.outer(y, y); "
          "b_new = b + (c_new - c_old) * y for a repeat, b + c_new * y for a new item (r_old == 0); "
          "x = np.linalg.solve(A_new, b_new). Copy A and b first.",
@@ -249,13 +221,13 @@ class ToyRecommender:
             self.counts[item] = c
         self.seen: dict[Any, set] = {}
 
-    def recommend(self, user, k):
+    def recommend(self, user: int, k: int) -> list[int]:
         s = self.counts.copy()
         s[list(self.seen.get(user, ()))] = -np.inf
         order = np.lexsort((np.arange(len(s)), -s))[:k]
         return [int(i) for i in order if np.isfinite(s[i])]
 
-    def update(self, user, item, timestamp):
+    def update(self, user: int, item: int, timestamp: int) -> None:
         self.counts[item] += 1
         self.seen.setdefault(user, set()).add(item)
 
@@ -269,7 +241,7 @@ def _preq_cases() -> list[Case]:
     cases.append(Case("hand: 3 items, k=1", (rec, hand_events, 1), [True, True, True, False],
                       hint="Recommend first, then update: at t=13 item 0 (count 2) beats item 1 (count 1)."))
     rng = np.random.default_rng(SEED + 2)
-    for j, (n_items, n_ev, k) in enumerate([(8, 40, 2), (15, 120, 3), (30, 300, 5)]):
+    for n_items, n_ev, k in [(8, 40, 2), (15, 120, 3), (30, 300, 5)]:
         events = [(int(rng.integers(0, 6)), int(rng.zipf(1.6) % n_items), 100 + e) for e in range(n_ev)]
         rec = ToyRecommender(n_items, {0: 1})
         frozen = copy.deepcopy(rec)

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from coursekit.exercises.checks import Case, Exercise, Mistake, register
-from coursekit.exercises.ex02 import _same
+from coursekit.exercises.compare import compare_array, same_array
 
 SEED = 20240606
 
@@ -273,26 +273,12 @@ def _ridge_reg_outside(C_train, Y_train, C_new, reg):   # lambda added after inv
     return (np.asarray(C_new, float) - c_bar) @ W + y_bar
 
 
-def _compare_matrix(expected, got) -> str | None:
-    if got is None:
-        return "your function returned None; return the predicted factors of the new items."
-    try:
-        g = np.asarray(got, dtype=np.float64)
-    except (TypeError, ValueError):
-        return f"return a numeric array, got {type(got).__name__}."
-    if g.shape != np.shape(expected):
-        return f"the result has shape {g.shape}, expected {np.shape(expected)} (one row per new item)."
-    if not np.allclose(g, expected, rtol=1e-6, atol=1e-8):
-        return f"wrong values (largest difference {np.max(np.abs(g - expected)):.3g})."
-    return None
-
-
 register(Exercise(
     name="ex06_ridge_attribute_map",
     title="The ridge attribute-to-factor map",
     cases=_ridge_cases,
-    compare=_compare_matrix,
-    same=_same,
+    compare=lambda e, g: compare_array(e, g, what="the predicted factors of the new items"),
+    same=same_array,
     hint="c_bar, y_bar = C.mean(0), Y.mean(0); Cc, Yc = C - c_bar, Y - y_bar; "
          "W = np.linalg.solve(Cc.T @ Cc + reg * np.eye(d), Cc.T @ Yc); return (C_new - c_bar) @ W + y_bar.",
     mistakes=[

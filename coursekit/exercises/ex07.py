@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from coursekit.exercises.checks import Case, Exercise, Mistake, compare_number, register
-from coursekit.exercises.ex02 import _same, _show
+from coursekit.exercises.checks import Case, Exercise, Mistake, register
+from coursekit.exercises.compare import compare_array, compare_number, same_array, show_array
 
 SEED = 20240707
 
@@ -86,23 +86,6 @@ def reference_expected_calibration_error(probs, labels, n_bins):
     return total
 
 
-# ---------------------------------------------------------------------------- comparison
-def _compare_vector(expected, got) -> str | None:
-    if got is None:
-        return "your function returned None; return a numpy array."
-    try:
-        g = np.asarray(got, dtype=np.float64)
-    except (TypeError, ValueError):
-        return f"return an array of numbers, got {type(got).__name__}."
-    e = np.asarray(expected, dtype=np.float64)
-    if g.shape != e.shape:
-        return f"expected shape {e.shape}, got {g.shape}."
-    if not np.allclose(g, e, rtol=1e-7, atol=1e-9):
-        wrong = np.flatnonzero(~np.isclose(g, e, rtol=1e-7, atol=1e-9))
-        return f"{len(wrong)} of {e.size} values are wrong, the first at position {wrong[0]}."
-    return None
-
-
 # ---------------------------------------------------------------------------- exercise 1: ItemKNN contributions
 def _cosine_row(rng: np.random.Generator, n_users: int, n_items: int, item: int) -> np.ndarray:
     X = (rng.random((n_users, n_items)) < 0.3).astype(float)
@@ -127,7 +110,7 @@ def _contrib_cases() -> list[Case]:
              hint="Ties are broken by the lower item index: N_2(0) = {1, 2}, so item 3 is left out."),
     ]
     rng = np.random.default_rng(SEED)
-    for j, (n_items, k, with_target) in enumerate([(12, 3, True), (20, 5, False), (30, 4, True), (40, 10, True)]):
+    for n_items, k, with_target in [(12, 3, True), (20, 5, False), (30, 4, True), (40, 10, True)]:
         item = int(rng.integers(0, n_items))
         row = _cosine_row(rng, 15, n_items, item)
         history = [int(h) for h in rng.choice(n_items, size=min(n_items - 1, 8), replace=False)]
@@ -159,11 +142,12 @@ register(Exercise(
     name="ex07_itemknn_contributions",
     title="Exact ItemKNN contributions ('because you liked X')",
     cases=_contrib_cases,
-    compare=_compare_vector,
-    same=_same,
-    show=_show,
+    compare=lambda e, g: compare_array(e, g, rtol=1e-7, atol=1e-9, what="a numpy array"),
+    same=same_array,
+    show=show_array,
     hint="neighbours = the k items j != item with the largest sim_row[j] > 0 (sort by (-sim, j)); "
-         "contribution of history item j = sim_row[j] if j is a neighbour else 0; return an array aligned with history.",
+         "contribution of history item j = sim_row[j] if j is a neighbour else 0; "
+         "return an array aligned with history.",
     mistakes=[
         Mistake(_contrib_with_self, "An item is not its own neighbour: leave out j == item (sim_row[item] is the "
                                     "item's similarity with itself) before taking the k largest."),
@@ -266,9 +250,9 @@ register(Exercise(
     name="ex07_deletion_curve",
     title="A deletion curve (faithfulness of an explanation)",
     cases=_deletion_cases,
-    compare=_compare_vector,
-    same=_same,
-    show=_show,
+    compare=lambda e, g: compare_array(e, g, rtol=1e-7, atol=1e-9, what="a numpy array"),
+    same=same_array,
+    show=show_array,
     hint="order = positions sorted by (-contribution, position); scores = [score_fn(history)]; then remove the "
          "items in that order one after another (cumulatively) and append score_fn(remaining) after each removal.",
     mistakes=[

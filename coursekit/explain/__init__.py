@@ -1,4 +1,4 @@
-"""Explanations of recommendations and their measured faithfulness (issue 8, lesson 07).
+"""Explanations of recommendations and their measured faithfulness (lesson 07).
 
 * :func:`explain` -- one interface over a user's history: exact (ItemKNN, EASE), KernelSHAP, LIME,
   counterfactual (:mod:`.api`).

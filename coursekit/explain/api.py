@@ -25,6 +25,8 @@ True
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 import pandas as pd
 
@@ -32,13 +34,16 @@ from coursekit._validation import check_choice
 from coursekit.explain.contributions import contributions_frame
 from coursekit.explain.history import HistoryScorer, history_scorer
 
+if TYPE_CHECKING:
+    from coursekit.models.base import Recommender
+
 __all__ = ["explain", "METHODS"]
 
 METHODS = ("exact", "kernel_shap", "lime", "counterfactual")
 
 
-def explain(model, user, item, method: str = "kernel_shap", *, seed: int = 0, n_samples: int | None = None,
-            scorer: HistoryScorer | None = None, **kwargs) -> pd.DataFrame:
+def explain(model: Recommender, user: int, item: int, method: str = "kernel_shap", *, seed: int = 0,
+            n_samples: int | None = None, scorer: HistoryScorer | None = None, **kwargs: Any) -> pd.DataFrame:
     """Contributions of ``user``'s history items to ``model``'s score of ``item`` (external ids).
 
     Returns a frame ``feature`` (history item id), ``contribution``, sorted most important first
@@ -65,7 +70,8 @@ def explain(model, user, item, method: str = "kernel_shap", *, seed: int = 0, n_
             from coursekit.explain.lime import lime_values
 
             beta, b0 = lime_values(v, M, n_samples=n_samples or 1000, seed=seed, **kwargs)
-            frame = contributions_frame(hs.history_ids, beta, method=method, base=b0, score=float(v(np.ones((1, M)))[0]))
+            frame = contributions_frame(hs.history_ids, beta, method=method, base=b0,
+                                        score=float(v(np.ones((1, M)))[0]))
         else:
             from coursekit.explain.counterfactual import counterfactual
 

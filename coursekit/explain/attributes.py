@@ -20,8 +20,15 @@ attribute named for the recommended item is one the user truly likes (:math:`\th
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
+
+if TYPE_CHECKING:
+    from coursekit.models.base import Recommender
 
 __all__ = ["attribute_weights", "attribute_explanation", "attribute_recovery"]
 
@@ -34,7 +41,7 @@ def attribute_weights(scores: np.ndarray, X: np.ndarray, reg: float = 1.0) -> np
     return np.linalg.solve(A, Xc.T @ Sc.T).T
 
 
-def attribute_explanation(weights: np.ndarray, x_item: np.ndarray, names) -> pd.DataFrame:
+def attribute_explanation(weights: np.ndarray, x_item: np.ndarray, names: Sequence[str]) -> pd.DataFrame:
     """The item's active attributes with their weight for this user, largest first."""
     from coursekit.explain.contributions import contributions_frame
 
@@ -42,7 +49,7 @@ def attribute_explanation(weights: np.ndarray, x_item: np.ndarray, names) -> pd.
     return contributions_frame(np.asarray(names)[active], np.asarray(weights)[active], method="attributes")
 
 
-def attribute_recovery(model, truth: dict, users, reg: float = 1.0) -> pd.DataFrame:
+def attribute_recovery(model: Recommender, truth: dict, users: ArrayLike, reg: float = 1.0) -> pd.DataFrame:
     """Per user: Spearman(:math:`\\hat w_u`, :math:`\\theta_u`) and whether the top attribute named
     for the user's top-1 item is truly liked (``top_attribute_liked``), plus a random-attribute baseline.
     """

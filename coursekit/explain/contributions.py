@@ -11,14 +11,18 @@ explanations (exact, SHAP) :math:`\text{base} + \sum_j \phi_j = \text{score}`.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 __all__ = ["contributions_frame", "aligned"]
 
 
-def contributions_frame(features, values, *, method: str, base: float = float("nan"),
-                        score: float = float("nan"), labels=None, **attrs) -> pd.DataFrame:
+def contributions_frame(features: ArrayLike, values: ArrayLike, *, method: str, base: float = float("nan"),
+                        score: float = float("nan"), labels: ArrayLike | None = None,
+                        **attrs: Any) -> pd.DataFrame:
     """A DataFrame ``feature, contribution[, label]`` sorted by contribution (largest first; ties by input order)."""
     frame = pd.DataFrame({"feature": np.asarray(features), "contribution": np.asarray(values, dtype=np.float64)})
     if labels is not None:
@@ -28,7 +32,7 @@ def contributions_frame(features, values, *, method: str, base: float = float("n
     return frame
 
 
-def aligned(frame: pd.DataFrame, features) -> np.ndarray:
+def aligned(frame: pd.DataFrame, features: ArrayLike) -> np.ndarray:
     """The contributions of ``frame`` in the order of ``features`` (0 for features it does not list)."""
     s = pd.Series(frame["contribution"].to_numpy(), index=frame["feature"].to_numpy())
     return s.reindex(np.asarray(features)).fillna(0.0).to_numpy(dtype=np.float64)

@@ -25,10 +25,14 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from coursekit.explain.history import HistoryScorer, history_scorer
+
+if TYPE_CHECKING:
+    from coursekit.models.base import Recommender
 
 __all__ = ["Counterfactual", "counterfactual", "margins"]
 
@@ -70,8 +74,8 @@ def _top1_col(hs: HistoryScorer, mask: np.ndarray) -> int:
     return int(np.argmax(s))
 
 
-def counterfactual(model, user, item=None, method: str = "greedy", max_size: int | None = None,
-                   scorer: HistoryScorer | None = None) -> Counterfactual:
+def counterfactual(model: Recommender, user: int, item: int | None = None, method: str = "greedy",
+                   max_size: int | None = None, scorer: HistoryScorer | None = None) -> Counterfactual:
     """Smallest history subset whose removal changes ``user``'s top-1 (``method`` "greedy" or "exact").
 
     ``item`` (external id), when given, must be the user's top-1. ``max_size`` bounds the set

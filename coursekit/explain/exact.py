@@ -24,23 +24,28 @@ True
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from coursekit._validation import CourseKitError
 from coursekit.explain.contributions import contributions_frame
 
+if TYPE_CHECKING:
+    from coursekit.models.base import Recommender
+
 __all__ = ["exact_contributions", "is_additive"]
 
 
-def is_additive(model) -> bool:
+def is_additive(model: Recommender) -> bool:
     """True for the models whose score is a sum over history items (ItemKNN implicit, EASE)."""
     from coursekit.models import EASE, ItemKNN
 
     return isinstance(model, EASE) or (isinstance(model, ItemKNN) and model.feedback == "implicit")
 
 
-def exact_contributions(model, user, item) -> pd.DataFrame:
+def exact_contributions(model: Recommender, user: int, item: int) -> pd.DataFrame:
     """Every history item's exact share of ``model.score(user, item)`` (external ids), largest first.
 
     History items outside the target's neighbourhood (ItemKNN) get contribution 0, so the table
@@ -49,15 +54,13 @@ def exact_contributions(model, user, item) -> pd.DataFrame:
     if not is_additive(model):
         raise CourseKitError(f"{type(model).__name__} is not additive over the history; exact contributions exist "
                              "for ItemKNN(feedback='implicit') and EASE. Use kernel_shap or lime for other models.")
-    model._check_fitted()
+    model.check_fitted()
     u = int(model.users_.index([user])[0])
-    i = int(model.items_.index([item])[0])
     row = model.seen_[u]
     hist, x = row.indices.astype(np.int64), row.data.astype(np.float64)
-    out = model._history_contributions(u, i)
-    idx, shares = (out[0], out[1]) if len(out) == 2 else (out[0], out[2])   # EASE: (idx, B); ItemKNN: (idx, s, c, 0)
+    ids, shares = model.history_contributions(user, item)   # ItemKNN: only the target's neighbours
     phi = np.zeros(len(hist))
-    phi[np.searchsorted(hist, idx)] = np.asarray(shares, dtype=np.float64)
+    phi[np.searchsorted(hist, model.items_.index(ids))] = np.asarray(shares, dtype=np.float64)
     phi *= x   # weighted history rows (binary in the course: x = 1)
     score = float(model.score([user], items=[item])[0, 0])
     return contributions_frame(model.items_.ids[hist], phi, method="exact", base=0.0, score=score)

@@ -6,7 +6,10 @@ explainer's order (most important first), re-score, and track the target's score
 :math:`\tilde s_k = (s_k - s_{\varnothing}) / (s_{H} - s_{\varnothing})` (1 with the full history,
 0 with none) and :math:`x_k = k / M`,
 
-.. math:: \mathrm{AUC}_{\text{del}} = \int_0^1 \tilde s\,dx \approx \sum_k \tfrac{1}{2}(\tilde s_k + \tilde s_{k+1})(x_{k+1} - x_k):
+.. math::
+
+    \mathrm{AUC}_{\text{del}} = \int_0^1 \tilde s\,dx
+    \approx \sum_k \tfrac{1}{2}(\tilde s_k + \tilde s_{k+1})(x_{k+1} - x_k):
 
 **lower is more faithful** (the score falls fast when the "important" items go first). The
 **insertion curve** adds items to an empty history in the same order; higher AUC is better.
@@ -22,8 +25,11 @@ history items and the top-3 overlap :math:`|T_3(\phi) \cap T_3(\hat\phi)|/3`.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from coursekit.explain.history import HistoryScorer
 
@@ -50,7 +56,8 @@ def _normalise(s: np.ndarray, full: float, empty: float) -> np.ndarray:
     return (s - empty) / span if abs(span) > 1e-12 else np.ones_like(s)
 
 
-def deletion_curve_values(value_fn, order: np.ndarray, insertion: bool = False) -> np.ndarray:
+def deletion_curve_values(value_fn: Callable[[np.ndarray], np.ndarray], order: np.ndarray,
+                          insertion: bool = False) -> np.ndarray:
     """Normalised target scores along the deletion (or insertion) path, length ``M + 1``."""
     M = len(order)
     Z = (insertion_masks if insertion else deletion_masks)(M, order)
@@ -67,7 +74,7 @@ def auc(curve: np.ndarray) -> float:
     return float(np.trapezoid(curve, dx=1.0 / (len(curve) - 1)))
 
 
-def curves(hs: HistoryScorer, target, order: np.ndarray) -> pd.DataFrame:
+def curves(hs: HistoryScorer, target: int, order: np.ndarray) -> pd.DataFrame:
     """Deletion and insertion curves of ``target`` (external id) for a feature ``order`` (positions).
 
     Columns: ``k`` (items removed / added), ``fraction``, ``deletion_score``, ``deletion_rank``,
@@ -111,7 +118,7 @@ def _rounded(x: np.ndarray, digits: int = 9) -> np.ndarray:
     return np.round(x / scale, digits)
 
 
-def spearman(a, b, digits: int = 9) -> float:
+def spearman(a: ArrayLike, b: ArrayLike, digits: int = 9) -> float:
     r"""Spearman's :math:`\rho`, after rounding each vector to ``digits`` relative to its largest magnitude.
 
     The rounding makes numerically equal values (e.g. :math:`10^{-15}` vs 0) ties, as they are.
@@ -128,7 +135,7 @@ def spearman(a, b, digits: int = 9) -> float:
     return float(spearmanr(a, b).statistic)
 
 
-def top_k_overlap(a, b, k: int = 3) -> float:
+def top_k_overlap(a: ArrayLike, b: ArrayLike, k: int = 3) -> float:
     """:math:`|T_k(a) \\cap T_k(b)| / k` (top by value, ties by position)."""
     k = min(k, len(a))
     ta = set(np.argsort(-np.asarray(a), kind="stable")[:k].tolist())

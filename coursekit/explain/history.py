@@ -12,10 +12,18 @@ family answers this its own way (all vectorised over a batch of masks :math:`Z \
 
 * **ItemKNN** (implicit): :math:`s_{\cdot i} = Z\,(x_{h_j} S_{i h_j})_{j}` -- a sum over the kept items.
 * **EASE**: :math:`s = Z\,\mathrm{diag}(x_H)\,B_{H\cdot}` -- again a sum over the kept items.
-* **iALS**: fold-in (:meth:`coursekit.models.IALS.fold_in`) of the kept items, one batched ridge solve
+
+  For both, row :math:`j` equals the model's :meth:`~coursekit.models.Recommender.fold_in` of the one
+  item :math:`h_j` (the score is linear in the history); the :math:`M` rows are read at once from the
+  fitted model (``neighbors_``, :meth:`~coursekit.models.EASE.item_similarity`) rather than by
+  :math:`M` single-item fold-ins, and every mask then costs one product.
+* **iALS**: fold-in of the kept items (:meth:`coursekit.models.IALS.user_factors`), as one batched
+  ridge solve over all masks,
   :math:`x(z) = (Y^\top Y + \lambda I + \sum_j z_j (c_j-1) y_j y_j^\top)^{-1}\sum_j z_j c_j y_j`, then
-  :math:`s = Y x(z)`; the item factors stay fixed. Every history item counts once (:math:`r = 1`): the
-  full mask reproduces ``model.score`` when the model was trained on one event per (user, item).
+  :math:`s = Y x(z)`, with :math:`Y^\top Y + \lambda I` from :meth:`~coursekit.models.IALS.gram` and
+  :math:`c_j` from :meth:`~coursekit.models.IALS.confidence_of`; the item factors stay fixed. Every history
+  item counts once (:math:`r = 1`): the full mask reproduces ``model.score`` when the model was trained on
+  one event per (user, item).
 * **TwoStageRecommender** (BERT re-ranker): the cross-encoder reads the history text built from the
   kept items only (newest first, the model's own word budget).
 
@@ -33,12 +41,17 @@ For ItemKNN, EASE and iALS (cholesky solver) the full mask reproduces ``model.sc
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from coursekit._validation import CourseKitError
+
+if TYPE_CHECKING:
+    from coursekit.models.base import Recommender
 
 __all__ = ["HistoryScorer", "history_scorer", "score_with_history", "SUPPORTED"]
 
@@ -60,7 +73,7 @@ class HistoryScorer:
         Items excluded from recommendation (the user's full training history, whatever is masked).
     """
 
-    model: object
+    model: Recommender
     user_index: int
     history: np.ndarray
     seen: np.ndarray
@@ -76,7 +89,7 @@ class HistoryScorer:
         """External ids of the history items."""
         return self.model.items_.ids[self.history]
 
-    def scores(self, masks, targets=None) -> np.ndarray:
+    def scores(self, masks: ArrayLike, targets: ArrayLike | None = None) -> np.ndarray:
         """Scores ``(n_masks, n_targets)`` of the target items (external ids; None = every item).
 
         ``masks`` is ``(n_masks, n_features)`` (or one mask of length ``n_features``), truthy = kept.
@@ -88,42 +101,47 @@ class HistoryScorer:
         self.n_calls += len(Z)
         return np.asarray(self._fn(Z, np.asarray(cols, dtype=np.int64)), dtype=np.float64)
 
-    def value_function(self, target) -> Callable[[np.ndarray], np.ndarray]:
+    def value_function(self, target: int) -> Callable[[np.ndarray], np.ndarray]:
         """``v(Z) -> (n_masks,)``: the score of one target item (external id) under each mask."""
         return lambda Z: self.scores(Z, targets=[target])[:, 0]
 
-    def top1(self, masks) -> np.ndarray:
+    def top1(self, masks: ArrayLike) -> np.ndarray:
         """The top-1 item id (seen items excluded) under each mask, shape ``(n_masks,)``."""
         s = self.scores(masks)
         s[:, self.seen] = -np.inf
         return self.model.items_.ids[np.argmax(s, axis=1)]
 
 
+def _history(model, u: int) -> tuple[np.ndarray, np.ndarray]:
+    """Internal indices and values of user ``u``'s training history (the row of ``model.seen_``)."""
+    row = model.seen_[u]
+    return row.indices.astype(np.int64), row.data.astype(np.float64)
+
+
 def _itemknn(model, u: int):
-    if getattr(model, "feedback", "implicit") != "implicit":
+    """ItemKNN (implicit): row :math:`j` is :math:`x_{h_j}` times column :math:`h_j` of the pruned similarities."""
+    if model.feedback != "implicit":
         raise CourseKitError("masking needs ItemKNN(feedback='implicit'): the explicit mode's neighbourhoods "
                              "change with the history, so it is not a sum over history items.")
-    row = model.seen_[u]
-    hist, x = row.indices.astype(np.int64), row.data.astype(np.float64)
+    hist, x = _history(model, u)
     W = np.asarray(model.neighbors_[:, hist].toarray(), dtype=np.float64).T * x[:, None]   # (M, n_items)
     return hist, lambda Z, cols: Z @ W[:, cols]
 
 
 def _ease(model, u: int):
-    row = model.seen_[u]
-    hist, x = row.indices.astype(np.int64), row.data.astype(np.float64)
-    W = model._item_similarity(hist) * x[:, None]   # rows B_{h.} over all items
+    r"""EASE: row :math:`j` is :math:`x_{h_j} B_{h_j \cdot}` (:meth:`~coursekit.models.EASE.item_similarity`)."""
+    hist, x = _history(model, u)
+    W = model.item_similarity(model.items_.ids[hist]) * x[:, None]   # (M, n_items)
     return hist, lambda Z, cols: Z @ W[:, cols]
 
 
 def _ials(model, u: int):
-    row = model.seen_[u]
-    hist = row.indices.astype(np.int64)
+    hist, _ = _history(model, u)
     Y = model.item_factors_.astype(np.float64)
     Yh = Y[hist]
-    c = np.full(len(hist), 1.0 + model.alpha * (1.0 if model.confidence == "linear" else np.log1p(1.0)))
+    c = model.confidence_of(np.ones(len(hist)))                              # every history item counts once
     outer = np.einsum("jf,jg->jfg", Yh, Yh) * (c - 1.0)[:, None, None]      # (M, f, f)
-    G = model._gram()
+    G = model.gram()
 
     def fn(Z, cols):
         A = G[None] + np.einsum("nj,jfg->nfg", Z, outer)
@@ -134,24 +152,25 @@ def _ials(model, u: int):
 
 
 def _two_stage(model, u: int):
-    from coursekit.text.training import _default_history
+    from coursekit.text.items import history_text
 
     hist = model.history_items_[model.history_indptr_[u]:model.history_indptr_[u + 1]].astype(np.int64)
-    texts = model._history_text[hist]
+    texts = model.history_item_text(hist)
     cand = set(model.candidate_indices([u])[0].tolist())
 
     def fn(Z, cols):
         if not set(cols.tolist()) <= cand:
             raise CourseKitError("the BERT re-ranker scores only its retrieval candidates; pass targets= "
                                  "from model.candidate_indices (use external ids).")
-        hists = [_default_history(texts[z > 0].tolist(), model.max_history_words) for z in Z]
+        kept = [texts[z > 0].tolist() for z in Z]
+        hists = [history_text(k, max_words=model.max_history_words) if k else "" for k in kept]
         pairs_h = [h for h in hists for _ in cols]
-        pairs_c = [t for _ in hists for t in model._item_text[cols].tolist()]
+        pairs_c = [t for _ in hists for t in model.item_text(cols).tolist()]
         return model.reranker.score_pairs(pairs_h, pairs_c, batch_size=model.batch_size).reshape(len(Z), len(cols))
     return hist, fn
 
 
-def history_scorer(model, user) -> HistoryScorer:
+def history_scorer(model: Recommender, user: int) -> HistoryScorer:
     """A :class:`HistoryScorer` for ``user`` (external id) of a fitted ``model``.
 
     Supported: ItemKNN (implicit), EASE, IALS, TwoStageRecommender; others raise a
@@ -159,7 +178,7 @@ def history_scorer(model, user) -> HistoryScorer:
     """
     from coursekit.models import EASE, IALS, ItemKNN, TwoStageRecommender
 
-    model._check_fitted()
+    model.check_fitted()
     u = int(model.users_.index([user])[0])
     if model.user_counts_[u] == 0:
         raise CourseKitError(f"user {user} has no training history, so there is nothing to explain over.")
@@ -172,7 +191,8 @@ def history_scorer(model, user) -> HistoryScorer:
                          f"history explanations support {', '.join(SUPPORTED)}.")
 
 
-def score_with_history(model, history_items, target_items=None, user=None) -> np.ndarray:
+def score_with_history(model: Recommender, history_items: ArrayLike, target_items: ArrayLike | None = None,
+                       user: int | None = None) -> np.ndarray:
     """Scores of ``target_items`` (external ids; None = all) for a user whose history is ``history_items``.
 
     ``history_items`` must be a subset of ``user``'s training history (external ids): the

@@ -24,11 +24,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from coursekit._validation import CourseKitError
+
+if TYPE_CHECKING:
+    from coursekit.models.rerank import TwoStageRecommender
 
 __all__ = ["IGResult", "integrated_gradients", "explain_reranker"]
 
@@ -57,7 +61,7 @@ def _item_of_chars(starts: np.ndarray, history_items: Sequence[str], sep: str) -
     return lo, lo + lengths
 
 
-def integrated_gradients(cross_encoder, history_items: Sequence[str], candidate: str, *, sep: str = " | ",
+def integrated_gradients(cross_encoder: Any, history_items: Sequence[str], candidate: str, *, sep: str = " | ",
                          n_steps: int = 50, item_labels: Sequence | None = None) -> IGResult:
     """Integrated gradients of ``cross_encoder``'s logit for one pair (history = ``sep``-joined item texts)."""
     import torch
@@ -100,9 +104,11 @@ def integrated_gradients(cross_encoder, history_items: Sequence[str], candidate:
     tokens = tok.convert_ids_to_tokens(ids[0].tolist())
     lo, hi = _item_of_chars(offsets, history_items, sep)
     seg, item, word = [], [], []
-    for t, (s, w) in enumerate(zip(seq_ids, word_ids)):
+    for t, s in enumerate(seq_ids):
         if s is None:
-            seg.append("special"); item.append("[special]"); word.append(tokens[t])
+            seg.append("special")
+            item.append("[special]")
+            word.append(tokens[t])
             continue
         a, b = offsets[t]
         if s == 0:
@@ -111,9 +117,12 @@ def integrated_gradients(cross_encoder, history_items: Sequence[str], candidate:
             item.append(labels[int(k[0])] if k.size else "[separator]")
             word.append(history[a:b])
         else:
-            seg.append("candidate"); item.append("[candidate]"); word.append(cand[a:b])
+            seg.append("candidate")
+            item.append("[candidate]")
+            word.append(cand[a:b])
     frame = pd.DataFrame({"position": np.arange(len(tokens)), "token": tokens, "segment": seg,
-                          "word_id": [(-1 if s is None else s, -1 if w is None else w) for s, w in zip(seq_ids, word_ids)],
+                          "word_id": [(-1 if s is None else s, -1 if w is None else w)
+                                      for s, w in zip(seq_ids, word_ids)],
                           "item": item, "attribution": per_token})
     # words: join sub-word pieces by (segment, word id); the text is the concatenated span
     frame["text"] = word
@@ -126,25 +135,27 @@ def integrated_gradients(cross_encoder, history_items: Sequence[str], candidate:
              .rename("contribution").rename_axis("feature").reset_index()
              .sort_values("contribution", ascending=False, kind="stable").reset_index(drop=True))
     items.attrs.update(method="integrated_gradients", base=base_logit, score=logit)
-    return IGResult(frame.drop(columns=["word_id", "text"]), words, items, logit, base_logit, float(delta.detach().cpu()[0]))
+    return IGResult(frame.drop(columns=["word_id", "text"]), words, items, logit, base_logit,
+                    float(delta.detach().cpu()[0]))
 
 
-def explain_reranker(model, user, item, n_steps: int = 50) -> IGResult:
+def explain_reranker(model: TwoStageRecommender, user: int, item: int, n_steps: int = 50) -> IGResult:
     """Integrated gradients for a fitted :class:`~coursekit.models.TwoStageRecommender`'s re-ranker.
 
     Uses the history items the model itself reads (newest first, within its word budget);
     history items are labelled by their external ids.
     """
-    from coursekit.text.training import _default_history
+    from coursekit.text.items import history_text
 
+    model.check_fitted()
     u = int(model.users_.index([user])[0])
     i = int(model.items_.index([item])[0])
     hist = model.history_items_[model.history_indptr_[u]:model.history_indptr_[u + 1]]
-    texts = model._history_text[hist].tolist()
-    full = _default_history(texts, model.max_history_words)
+    texts = model.history_item_text(hist).tolist()
+    full = history_text(texts, max_words=model.max_history_words) if texts else ""
     kept = 0
     while kept < len(texts) and " | ".join(texts[:kept + 1]) in full and full.startswith(" | ".join(texts[:kept + 1])):
         kept += 1
     kept = max(kept, 1)
-    return integrated_gradients(model.reranker, texts[:kept], model._item_text[i], n_steps=n_steps,
+    return integrated_gradients(model.reranker, texts[:kept], model.item_text([i])[0], n_steps=n_steps,
                                 item_labels=model.items_.ids[hist[:kept]].tolist())

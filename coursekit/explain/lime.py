@@ -21,6 +21,8 @@ and the ridge penalty shrinks the coefficients; the ranking is what LIME is read
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from coursekit._validation import CourseKitError
@@ -36,8 +38,8 @@ def lime_samples(M: int, n: int, rng: np.random.Generator) -> np.ndarray:
     return np.vstack([np.ones((1, M), bool), Z])
 
 
-def lime_values(value_fn, M: int, n_samples: int = 1000, seed: int = 0, kernel_width: float = 25.0,
-                alpha: float = 1.0) -> tuple[np.ndarray, float]:
+def lime_values(value_fn: Callable[[np.ndarray], np.ndarray], M: int, n_samples: int = 1000, seed: int = 0,
+                kernel_width: float = 25.0, alpha: float = 1.0) -> tuple[np.ndarray, float]:
     """LIME coefficients ``beta`` (``(M,)``) and the intercept, for ``value_fn`` over ``M`` features."""
     from sklearn.linear_model import Ridge
 

@@ -11,21 +11,35 @@ those named items that are in the exact top-3.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from coursekit.explain.api import explain
 from coursekit.explain.contributions import aligned
 from coursekit.explain.exact import is_additive
-from coursekit.explain.faithfulness import (auc, deletion_curve_values, order_of, popularity_order, random_order,
-                                            spearman, top_k_overlap)
+from coursekit.explain.faithfulness import (
+    auc,
+    deletion_curve_values,
+    order_of,
+    popularity_order,
+    random_order,
+    spearman,
+    top_k_overlap,
+)
 from coursekit.explain.history import history_scorer
+
+if TYPE_CHECKING:
+    from coursekit.models.base import Recommender
 
 __all__ = ["per_user_faithfulness", "summarise"]
 
 
-def per_user_faithfulness(model, users, methods=("exact", "kernel_shap", "lime", "counterfactual"),
+def per_user_faithfulness(model: Recommender, users: ArrayLike,
+                          methods: Sequence[str] = ("exact", "kernel_shap", "lime", "counterfactual"),
                           n_samples: dict | None = None, seed: int = 0, n_random: int = 5,
                           test_items: dict | None = None) -> pd.DataFrame:
     """One row per (user, method): AUCs, agreement, ms, variance, counterfactual size/validity, hit.

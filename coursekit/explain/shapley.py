@@ -31,6 +31,7 @@ For an additive value function :math:`v(z) = b + z^\top c` the regression is exa
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from math import comb
 
 import numpy as np
@@ -70,8 +71,8 @@ def sample_coalitions(M: int, n: int, rng: np.random.Generator) -> np.ndarray:
     return np.vstack([Z, ~Z])[:n]
 
 
-def kernel_shap_values(value_fn, M: int, n_samples: int | None = None, seed: int = 0,
-                       max_exact: int = 12) -> tuple[np.ndarray, float, float]:
+def kernel_shap_values(value_fn: Callable[[np.ndarray], np.ndarray], M: int, n_samples: int | None = None,
+                       seed: int = 0, max_exact: int = 12) -> tuple[np.ndarray, float, float]:
     """Shapley values of ``value_fn`` over ``M`` features: ``(phi, v(0), v(1))``.
 
     Parameters

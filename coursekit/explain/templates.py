@@ -16,6 +16,7 @@ of inventing one.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 import pandas as pd
 
@@ -26,7 +27,7 @@ def _join(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
-def because(explanation: pd.DataFrame, titles, target_title: str, k: int = 2,
+def because(explanation: pd.DataFrame, titles: Mapping, target_title: str, k: int = 2,
             attributes: pd.DataFrame | None = None, n_attributes: int = 2) -> tuple[str, dict]:
     """``(sentence, facts)`` for a recommendation; ``titles`` maps history item ids to names."""
     pos = explanation[explanation["contribution"] > 0].head(k)
@@ -35,7 +36,8 @@ def because(explanation: pd.DataFrame, titles, target_title: str, k: int = 2,
     if attributes is not None:
         attrs = attributes[attributes["contribution"] > 0].head(n_attributes)["feature"].astype(str).tolist()
     if items:
-        text = f'Because you liked {_join([chr(34) + str(titles[i]) + chr(34) for i in items])}, we recommend "{target_title}"'
+        liked = _join([chr(34) + str(titles[i]) + chr(34) for i in items])
+        text = f'Because you liked {liked}, we recommend "{target_title}"'
     else:
         text = f'We recommend "{target_title}"; none of your past items speaks for it'
     if attrs:
@@ -44,7 +46,7 @@ def because(explanation: pd.DataFrame, titles, target_title: str, k: int = 2,
     return text + ".", {"items": items, "attributes": attrs}
 
 
-def mentioned(text: str, titles) -> list:
+def mentioned(text: str, titles: Mapping) -> list:
     """Ids whose quoted title occurs in ``text`` (titles are quoted in the sentences)."""
     quoted = set(re.findall(r'"([^"]*)"', text))
     return [i for i, t in dict(titles).items() if str(t) in quoted]

@@ -16,10 +16,16 @@ personalization).
 array([0.5, nan])
 """
 from coursekit.metrics.auc import auc
-from coursekit.metrics.beyond import (catalog_coverage, gini_index, intra_list_diversity, novelty,
-                                      personalization)
-from coursekit.metrics.ranking import (average_precision_at_k, gains_at_k, hit_rate_at_k, ndcg_at_k,
-                                       precision_at_k, recall_at_k, reciprocal_rank_at_k)
+from coursekit.metrics.beyond import catalog_coverage, gini_index, intra_list_diversity, novelty, personalization
+from coursekit.metrics.ranking import (
+    average_precision_at_k,
+    gains_at_k,
+    hit_rate_at_k,
+    ndcg_at_k,
+    precision_at_k,
+    recall_at_k,
+    reciprocal_rank_at_k,
+)
 from coursekit.metrics.rating import mae, rmse
 
 __all__ = [

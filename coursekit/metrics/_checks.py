@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import ArrayLike
 
 from coursekit._validation import CourseKitError, check_positive_int
 
 PAD = -1
 
 
-def as_relevant(relevant, *, name: str = "relevant") -> sp.csr_matrix:
+def as_relevant(relevant: sp.spmatrix | np.ndarray, *, name: str = "relevant") -> sp.csr_matrix:
     """``relevant`` as a canonical CSR matrix (sorted indices, no duplicates, no stored zeros)."""
     if sp.issparse(relevant):
         rel = sp.csr_matrix(relevant, dtype=np.float64, copy=True)
@@ -33,7 +34,7 @@ def as_relevant(relevant, *, name: str = "relevant") -> sp.csr_matrix:
     return rel
 
 
-def as_topk(topk, n_items: int | None = None, *, check_duplicates: bool = True) -> np.ndarray:
+def as_topk(topk: ArrayLike, n_items: int | None = None, *, check_duplicates: bool = True) -> np.ndarray:
     """``topk`` as a 2-D int64 array of item indices (``-1`` = padding), validated."""
     arr = np.asarray(topk)
     if arr.ndim != 2:
@@ -66,7 +67,7 @@ def as_topk(topk, n_items: int | None = None, *, check_duplicates: bool = True) 
     return arr
 
 
-def cut(topk: np.ndarray, k) -> tuple[np.ndarray, int]:
+def cut(topk: np.ndarray, k: int) -> tuple[np.ndarray, int]:
     """The first ``k`` columns of ``topk``, right-padded with ``-1`` to exactly ``k`` columns."""
     k = check_positive_int(k, "k")
     head = topk[:, :k]

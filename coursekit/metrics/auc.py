@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import ArrayLike
 from scipy.stats import rankdata
 
 from coursekit._validation import CourseKitError, check_positive_int
@@ -26,7 +27,8 @@ from coursekit.metrics._checks import as_relevant
 __all__ = ["auc"]
 
 
-def auc(scores, relevant, exclude=None, batch_size: int = 2048) -> np.ndarray:
+def auc(scores: ArrayLike, relevant: sp.spmatrix | np.ndarray, exclude: sp.spmatrix | np.ndarray | None = None,
+        batch_size: int = 2048) -> np.ndarray:
     r"""Per-user AUC of a score matrix against sparse relevance (formula in the module docstring).
 
     Parameters

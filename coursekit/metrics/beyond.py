@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import ArrayLike
 
 from coursekit._validation import CourseKitError, check_positive_int
 from coursekit.metrics._checks import PAD, as_topk
@@ -22,7 +23,7 @@ def _counts(topk: np.ndarray, n_items: int) -> np.ndarray:
     return np.bincount(items, minlength=n_items).astype(np.float64)
 
 
-def catalog_coverage(topk, n_items: int) -> float:
+def catalog_coverage(topk: ArrayLike, n_items: int) -> float:
     r"""Share of the catalogue that appears in at least one list.
 
     .. math:: \mathrm{Coverage} = \frac{|\bigcup_u \mathrm{top}_k(u)|}{|I|}
@@ -35,7 +36,7 @@ def catalog_coverage(topk, n_items: int) -> float:
     return float((_counts(top, n_items) > 0).sum() / n_items)
 
 
-def gini_index(topk, n_items: int) -> float:
+def gini_index(topk: ArrayLike, n_items: int) -> float:
     r"""Gini index of how often each item is recommended (0 = all equally, 1 = one item only).
 
     With :math:`c_{(1)} \le \dots \le c_{(n)}` the recommendation counts of all :math:`n` items
@@ -63,7 +64,8 @@ def gini_index(topk, n_items: int) -> float:
     return float(((2 * j - n_items - 1) * c).sum() / (c.sum() * (n_items - 1)))
 
 
-def novelty(topk, item_popularity, n_users: int, per_user: bool = False):
+def novelty(topk: ArrayLike, item_popularity: ArrayLike, n_users: int,
+            per_user: bool = False) -> float | np.ndarray:
     r"""Mean self-information of the recommended items (higher = more obscure items).
 
     .. math::
@@ -111,7 +113,7 @@ def novelty(topk, item_popularity, n_users: int, per_user: bool = False):
     return float(np.nanmean(per)) if np.isfinite(per).any() else float("nan")
 
 
-def intra_list_diversity(topk, item_vectors) -> np.ndarray:
+def intra_list_diversity(topk: ArrayLike, item_vectors: ArrayLike) -> np.ndarray:
     r"""Per user: the mean pairwise cosine distance between the items of the list.
 
     .. math::
@@ -146,7 +148,7 @@ def intra_list_diversity(topk, item_vectors) -> np.ndarray:
     return ild
 
 
-def personalization(topk, n_items: int) -> float:
+def personalization(topk: ArrayLike, n_items: int) -> float:
     r"""How different the users' lists are: 1 minus the mean pairwise cosine similarity.
 
     Each list is a binary vector :math:`x_u \in \{0,1\}^{|I|}` over the items; for two lists

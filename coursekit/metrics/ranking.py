@@ -4,7 +4,7 @@ Inputs shared by every function here:
 
 ``topk`` : int array ``(n_users, k')``
     Internal item indices of each user's recommendation list, best first. ``-1`` marks
-    padding (no item), as :func:`coursekit.models.base.top_k` and
+    padding (no item), as :func:`coursekit.models.ranking.top_k` and
     ``Recommender.recommend_indices`` produce when a user has fewer than ``k`` candidates.
     A list may be shorter than ``k`` (``k' < k``, e.g. a catalogue smaller than ``k``):
     missing positions count as padding. An item may appear at most once per row.
@@ -42,6 +42,7 @@ from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import ArrayLike
 
 from coursekit._validation import check_choice
 from coursekit.metrics._checks import PAD, as_relevant, as_topk, check_rows, cut
@@ -52,7 +53,7 @@ __all__ = [
 ]
 
 
-def _prepare(topk, relevant, k) -> tuple[np.ndarray, sp.csr_matrix, int]:
+def _prepare(topk: ArrayLike, relevant: sp.spmatrix | np.ndarray, k: int) -> tuple[np.ndarray, sp.csr_matrix, int]:
     rel = as_relevant(relevant)
     top = as_topk(topk, rel.shape[1])
     check_rows(top, rel)
@@ -91,7 +92,7 @@ def _nan_where_empty(values: np.ndarray, n_rel: np.ndarray) -> np.ndarray:
     return values
 
 
-def gains_at_k(topk, relevant, k: int) -> np.ndarray:
+def gains_at_k(topk: ArrayLike, relevant: sp.spmatrix | np.ndarray, k: int) -> np.ndarray:
     r"""The gain of the item at each of the first ``k`` ranks, shape ``(n_users, k)``.
 
     :math:`G_{uj} = \mathrm{relevant}[u, \mathrm{topk}[u, j]]`, 0 for padding. With binary
@@ -106,12 +107,12 @@ def gains_at_k(topk, relevant, k: int) -> np.ndarray:
     return _lookup(top, rel)
 
 
-def _hits(topk, relevant, k) -> tuple[np.ndarray, np.ndarray, int]:
+def _hits(topk: ArrayLike, relevant: sp.spmatrix | np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, int]:
     top, rel, k = _prepare(topk, relevant, k)
     return (_lookup(top, rel) > 0).astype(np.float64), _n_relevant(rel), k
 
 
-def precision_at_k(topk, relevant, k: int) -> np.ndarray:
+def precision_at_k(topk: ArrayLike, relevant: sp.spmatrix | np.ndarray, k: int) -> np.ndarray:
     r"""Precision at ``k``: the share of the ``k`` slots that hold a relevant item.
 
     .. math:: P@k(u) = \frac{|\mathrm{top}_k(u) \cap R_u|}{k}
@@ -135,7 +136,7 @@ def precision_at_k(topk, relevant, k: int) -> np.ndarray:
     return _nan_where_empty(hits.sum(axis=1) / k, n_rel)
 
 
-def recall_at_k(topk, relevant, k: int) -> np.ndarray:
+def recall_at_k(topk: ArrayLike, relevant: sp.spmatrix | np.ndarray, k: int) -> np.ndarray:
     r"""Recall at ``k``: the share of the user's relevant items found in the top ``k``.
 
     .. math:: R@k(u) = \frac{|\mathrm{top}_k(u) \cap R_u|}{|R_u|}
@@ -153,7 +154,7 @@ def recall_at_k(topk, relevant, k: int) -> np.ndarray:
         return _nan_where_empty(hits.sum(axis=1) / n_rel, n_rel)
 
 
-def hit_rate_at_k(topk, relevant, k: int) -> np.ndarray:
+def hit_rate_at_k(topk: ArrayLike, relevant: sp.spmatrix | np.ndarray, k: int) -> np.ndarray:
     r"""Hit rate at ``k``: 1 if any relevant item is in the top ``k``, else 0.
 
     .. math:: HR@k(u) = \mathbb{1}\left[\,|\mathrm{top}_k(u) \cap R_u| > 0\,\right]
@@ -169,7 +170,7 @@ def hit_rate_at_k(topk, relevant, k: int) -> np.ndarray:
     return _nan_where_empty(hits.any(axis=1).astype(np.float64), n_rel)
 
 
-def reciprocal_rank_at_k(topk, relevant, k: int) -> np.ndarray:
+def reciprocal_rank_at_k(topk: ArrayLike, relevant: sp.spmatrix | np.ndarray, k: int) -> np.ndarray:
     r"""Reciprocal rank at ``k``: one over the rank of the first relevant item, 0 if none in the top ``k``.
 
     .. math:: RR@k(u) = \max_{j \le k} \frac{\mathrm{rel}_j}{j}
@@ -185,7 +186,7 @@ def reciprocal_rank_at_k(topk, relevant, k: int) -> np.ndarray:
     return _nan_where_empty((hits / np.arange(1, k + 1)).max(axis=1, initial=0.0), n_rel)
 
 
-def average_precision_at_k(topk, relevant, k: int) -> np.ndarray:
+def average_precision_at_k(topk: ArrayLike, relevant: sp.spmatrix | np.ndarray, k: int) -> np.ndarray:
     r"""Average precision at ``k``, normalised by :math:`\min(k, |R_u|)`.
 
     .. math::
@@ -238,7 +239,7 @@ def _ideal_dcg(rel: sp.csr_matrix, k: int, gain_fn) -> np.ndarray:
     return np.bincount(rows[keep], weights=g * _discounts(k)[pos[keep]], minlength=n)
 
 
-def ndcg_at_k(topk, relevant, k: int, graded: bool = False,
+def ndcg_at_k(topk: ArrayLike, relevant: sp.spmatrix | np.ndarray, k: int, graded: bool = False,
               gain: Literal["linear", "exponential"] = "linear") -> np.ndarray:
     r"""Normalised discounted cumulative gain at ``k``.
 

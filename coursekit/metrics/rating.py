@@ -11,13 +11,14 @@ errors more than MAE (it squares them) and is always :math:`\ge` MAE.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from coursekit._validation import CourseKitError
 
 __all__ = ["rmse", "mae"]
 
 
-def _pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
+def _pair(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Both inputs as flat float arrays; they must have the same shape (one prediction per rating)."""
     t = np.asarray(y_true, dtype=np.float64)
     p = np.asarray(y_pred, dtype=np.float64)
@@ -36,7 +37,7 @@ def _pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
     return t, p
 
 
-def rmse(y_true, y_pred) -> float:
+def rmse(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     r"""Root mean squared error :math:`\sqrt{\frac1n \sum (r - \hat r)^2}`.
 
     >>> rmse([4, 3, 5], [3.5, 3, 4])     # sqrt((0.25 + 0 + 1) / 3)
@@ -46,7 +47,7 @@ def rmse(y_true, y_pred) -> float:
     return float(np.sqrt(np.mean((t - p) ** 2)))
 
 
-def mae(y_true, y_pred) -> float:
+def mae(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     r"""Mean absolute error :math:`\frac1n \sum |r - \hat r|`.
 
     >>> mae([4, 3, 5], [3.5, 3, 4])      # (0.5 + 0 + 1) / 3

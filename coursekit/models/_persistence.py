@@ -1,4 +1,6 @@
-"""Reading a saved model back, with every file checked (used by :meth:`Recommender.load`).
+"""Writing a model to a folder and reading it back, with every file checked.
+
+Used by :meth:`Recommender.save` (:func:`write_model`) and :meth:`Recommender.load`.
 
 A saved model is a folder with ``params.json`` (class, hyperparameters, the kinds of the fitted
 attributes and the SHA-256 of the array file) and ``arrays.safetensors``. On load:
@@ -6,7 +8,7 @@ attributes and the SHA-256 of the array file) and ``arrays.safetensors``. On loa
 * the array file must match the SHA-256 recorded at save time (flipped bytes never load); a
   folder saved before checksums existed loads with a warning;
 * the hyperparameters go through the same checks as a fresh model (types and signs read from
-  the constructor's defaults, then the model's own ``_check_params``), so an edited
+  the constructor's defaults, then the model's own ``check_params``), so an edited
   ``reg=-7`` or ``factors='abc'`` is refused;
 * every error is a :class:`~coursekit.CourseKitError` that names the folder and the file.
 """
@@ -95,7 +97,7 @@ def _check_like_default(value: Any, default: Any, name: str) -> str | None:
     return None
 
 
-def build_model(klass: type, meta: dict[str, Any], folder: Path):
+def build_model(klass: type, meta: dict[str, Any], folder: Path) -> Any:
     """``klass(**params)`` after the constructor's parameter checks; errors name ``params.json``."""
     path, params = folder / PARAMS, meta["params"]
     sig = inspect.signature(klass.__init__).parameters
@@ -108,9 +110,9 @@ def build_model(klass: type, meta: dict[str, Any], folder: Path):
             raise CourseKitError(f"{path}: saved parameter {name}={value!r} is invalid ({problem}). {_RESAVE}")
     model = klass(**params)
     complete = all(p in params for p in sig if p != "self")  # params kept out of params.json: no full check
-    if complete and hasattr(model, "_check_params"):
+    if complete:
         try:
-            model._check_params()
+            model.check_params()
         except CourseKitError as err:
             raise CourseKitError(f"{path}: invalid saved parameters: {err} {_RESAVE}") from None
     cold = meta.get("cold_users", "popular")
@@ -160,7 +162,7 @@ def _attribute(name: str, kind: str, arrays: dict[str, np.ndarray], scalars: dic
     raise ValueError(f"unknown kind {kind!r}")
 
 
-def restore_state(model, meta: dict[str, Any], arrays: dict[str, np.ndarray], folder: Path) -> None:
+def restore_state(model: Any, meta: dict[str, Any], arrays: dict[str, np.ndarray], folder: Path) -> None:
     """Set the fitted attributes listed in ``params.json`` on ``model``; errors name both files."""
     kinds, scalars = meta.get("kinds"), meta.get("scalars", {})
     if not isinstance(kinds, dict) or not isinstance(scalars, dict):
@@ -174,3 +176,49 @@ def restore_state(model, meta: dict[str, Any], arrays: dict[str, np.ndarray], fo
         except (KeyError, ValueError, TypeError, IndexError) as err:
             raise CourseKitError(f"{folder}: fitted attribute {name} ({kind}) cannot be rebuilt from {ARRAYS} "
                                  f"and {PARAMS} ({type(err).__name__}: {err}). {_RESAVE}") from None
+
+
+def write_model(model: Any, state: dict[str, Any], folder: Path) -> Path:
+    """Write ``params.json`` and ``arrays.safetensors`` for ``model`` with fitted attributes ``state``."""
+    from safetensors.numpy import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays, scalars, kinds = {}, {}, {}
+    for name, value in state.items():
+        if isinstance(value, IdMap):
+            arrays[name] = np.ascontiguousarray(value.ids)
+            kinds[name] = f"idmap:{value.kind}"
+        elif sp.issparse(value):
+            csr = sp.csr_matrix(value)
+            for part in ("data", "indices", "indptr"):
+                arrays[f"{name}.{part}"] = np.ascontiguousarray(getattr(csr, part))
+            kinds[name] = f"csr:{csr.shape[0]}x{csr.shape[1]}"
+        elif isinstance(value, np.ndarray):
+            arrays[name] = np.ascontiguousarray(value)
+            kinds[name] = "array"
+        elif isinstance(value, (bool, int, float, str, np.integer, np.floating)) or value is None:
+            scalars[name] = value.item() if isinstance(value, np.generic) else value
+            kinds[name] = "scalar"
+        else:
+            raise CourseKitError(
+                f"cannot save attribute {name} of type {type(value).__name__}; "
+                f"override {type(model).__name__}._state() to convert it to arrays."
+            )
+    save_file(arrays, str(folder / ARRAYS))
+    meta = {"class": type(model).__name__, "module": type(model).__module__,
+            "params": model.get_params(), "cold_users": model.cold_users,
+            "scalars": scalars, "kinds": kinds, "sha256": {ARRAYS: sha256_file(folder / ARRAYS)}}
+    (folder / PARAMS).write_text(json.dumps(meta, indent=1))
+    return folder
+
+
+def load_model(folder: Path, base: type) -> Any:
+    """The model saved in ``folder``, checked file by file (see the module docstring)."""
+    meta = read_meta(folder)
+    klass = model_class(meta, folder, base)
+    hook = getattr(klass, "_load_folder", None)  # models that save more than arrays (e.g. sub-models)
+    if hook is not None:
+        return hook(folder, meta)
+    model = build_model(klass, meta, folder)
+    restore_state(model, meta, read_arrays(folder, meta), folder)
+    return model

@@ -24,10 +24,12 @@ Rules every model follows (and :mod:`coursekit.models.contract` tests):
 * **Ties** are broken by item index (lower first), so results are deterministic.
 * Scores are finite; a model that produces NaN raises instead of ranking garbage.
 
-Optional abilities, where meaningful: ``predict_rating(users, items)`` (models of explicit
-ratings), ``similar_items(items, k)`` (never returns the item itself) and
-``save(folder)`` / ``Recommender.load(folder)`` (fitted arrays in safetensors plus a small
-JSON of hyperparameters; no pickle).
+Optional abilities are declared in the class attribute ``capabilities`` (the contract suite checks
+that each works when declared and raises a clear error when not): ``"ratings"``
+(:meth:`~Recommender.predict_rating`), ``"similar_items"`` (:meth:`~Recommender.similar_items`),
+``"fold_in"`` (:meth:`~Recommender.fold_in`: the scores for a *new* user's history without
+refitting, what real-time updates, onboarding and "what if" explanations are built on) and
+``"save"`` (:meth:`~Recommender.save` / :meth:`~Recommender.load`: safetensors and JSON, no pickle).
 
 Subclasses implement ``_fit(train)`` and ``_score(user_index)``; everything else
 (validation, exclusion, top-k, padding, batching) lives here once.
@@ -46,52 +48,54 @@ Example
 from __future__ import annotations
 
 import inspect
-import json
+from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
-import scipy.sparse as sp
+from numpy.typing import ArrayLike
 
-from coursekit.interactions import IdMap
-
-from coursekit._validation import (CourseKitError, NotFittedError, check_choice, check_id_array, check_memory,
-                                   check_path, check_positive_int)
+from coursekit._validation import (
+    CourseKitError,
+    NotFittedError,
+    check_choice,
+    check_id_array,
+    check_memory,
+    check_path,
+    check_positive_int,
+)
 from coursekit.interactions import Interactions
+from coursekit.models.ranking import PAD_ID, top_k
 
-PAD_ID = -1
+#: every optional ability a model may declare in ``Recommender.capabilities``
+CAPABILITIES = frozenset({"ratings", "similar_items", "fold_in", "save"})
 
 
-def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    r"""Row-wise top-``k`` of a score matrix, best first, ties broken by lower column index.
+def clone(model: Recommender) -> Recommender:
+    """A new, unfitted model of the same class with the same constructor arguments.
 
-    Runs in :math:`O(nm)` with :func:`numpy.argpartition` (no full sort). Columns with
-    score ``-inf`` are never chosen over a finite score; when fewer than ``k`` finite
-    scores exist in a row, the rest of that row is padded with index ``-1``.
+    Arguments that are models themselves (the base of a wrapper) are cloned too, so fitting the
+    clone never changes ``model``. Other arguments (arrays, item vectors) are shared, not copied:
+    models treat them as read-only.
 
-    >>> idx, val = top_k(np.array([[0.1, 0.5, 0.5, -np.inf]]), 3)
-    >>> idx.tolist(), val.tolist()
-    ([[1, 2, 0]], [[0.5, 0.5, 0.1]])
+    >>> from coursekit.models import IALS
+    >>> a = IALS(factors=4)
+    >>> b = clone(a)
+    >>> b is a, b.get_params() == a.get_params()
+    (False, True)
     """
-    k = check_positive_int(k, "k")
-    scores = np.asarray(scores)
-    n, m = scores.shape
-    k = min(k, m)
-    if n == 0 or m == 0:
-        return np.zeros((n, k), np.int64), np.zeros((n, k), scores.dtype)
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    thr = np.take_along_axis(scores, part, axis=1).min(axis=1, keepdims=True)  # k-th largest value
-    above = scores > thr
-    tie = scores == thr
-    need = k - above.sum(axis=1, keepdims=True)
-    chosen = above | (tie & (np.cumsum(tie, axis=1) <= need))
-    idx = np.nonzero(chosen)[1].reshape(n, k)  # ascending column index within each row
-    val = np.take_along_axis(scores, idx, axis=1)
-    order = np.argsort(-val, axis=1, kind="stable")  # stable: ties keep lower index first
-    idx = np.take_along_axis(idx, order, axis=1)
-    val = np.take_along_axis(val, order, axis=1)
-    idx[np.isneginf(val)] = PAD_ID
-    return idx, val
+    if not isinstance(model, Recommender):
+        raise CourseKitError(f"clone expects a coursekit Recommender, got {type(model).__name__}.")
+    sig = inspect.signature(type(model).__init__)
+    kwargs = {}
+    for name in sig.parameters:
+        if name != "self" and hasattr(model, name):
+            value = getattr(model, name)
+            kwargs[name] = clone(value) if isinstance(value, Recommender) else value
+    new = type(model)(**kwargs)
+    if "cold_users" in vars(model):
+        new.cold_users = model.cold_users
+    return new
 
 
 class Recommender:
@@ -99,6 +103,8 @@ class Recommender:
 
     #: what to do for users without training events: "popular" (named fallback) or "error"
     cold_users: str = "popular"
+    #: optional abilities this model supports (a subset of :data:`CAPABILITIES`)
+    capabilities: ClassVar[frozenset[str]] = frozenset({"save"})
 
     # ------------------------------------------------------------------ sklearn-style params
     def get_params(self) -> dict[str, Any]:
@@ -145,19 +151,41 @@ class Recommender:
         """Scores of shape ``(len(user_index), n_items)`` for internal user indices."""
         raise NotImplementedError
 
-    def _check_fitted(self) -> None:
+    def check_params(self) -> None:
+        """Raise a :class:`~coursekit.CourseKitError` naming the first invalid hyperparameter.
+
+        ``fit`` runs the same checks; models without checks of their own accept anything here.
+        """
+        if hasattr(self, "_check_params"):
+            self._check_params()
+
+    def check_fitted(self) -> None:
+        """Raise :class:`~coursekit.NotFittedError` unless :meth:`fit` has run."""
         if not hasattr(self, "seen_"):
             raise NotFittedError(f"{type(self).__name__} is not fitted yet: call .fit(train) first.")
 
+    def _require(self, capability: str, method: str) -> None:
+        """Refuse ``method`` with a clear error unless ``capability`` is declared."""
+        if capability not in self.capabilities:
+            able = sorted(self.capabilities) or ["none"]
+            raise CourseKitError(
+                f"{type(self).__name__} does not support {method} (its capabilities: {', '.join(able)}). "
+                + self._unsupported_hint(capability)
+            )
+
+    def _unsupported_hint(self, capability: str) -> str:
+        """The advice of the error raised for an undeclared ``capability`` (models may be more specific)."""
+        return f"Pick a model whose capabilities include {capability!r}."
+
     @property
     def n_items(self) -> int:
-        self._check_fitted()
+        self.check_fitted()
         return len(self.items_)
 
     # ------------------------------------------------------------------ scoring
     def score_indices(self, user_index: np.ndarray) -> np.ndarray:
         """Scores for internal user indices, with the cold-user rule applied."""
-        self._check_fitted()
+        self.check_fitted()
         user_index = np.asarray(user_index, dtype=np.int64)
         cold = self.user_counts_[user_index] == 0
         if cold.any() and check_choice(self.cold_users, "cold_users", ["popular", "error"]) == "error":
@@ -179,9 +207,9 @@ class Recommender:
             )
         return scores
 
-    def score(self, users, items=None) -> np.ndarray:
+    def score(self, users: ArrayLike, items: ArrayLike | None = None) -> np.ndarray:
         """Score matrix ``(len(users), len(items))``; ``items=None`` means every item."""
-        self._check_fitted()
+        self.check_fitted()
         u = self.users_.index(check_id_array(users, "users"))
         scores = self.score_indices(u)
         if items is not None:
@@ -189,11 +217,11 @@ class Recommender:
         return scores
 
     # ------------------------------------------------------------------ ranking
-    def recommend_indices(self, user_index, k: int = 10, exclude_seen: bool = True,
+    def recommend_indices(self, user_index: ArrayLike, k: int = 10, exclude_seen: bool = True,
                           batch_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` internal item indices and scores for internal user indices (``-1`` pads)."""
         k = check_positive_int(k, "k")
-        self._check_fitted()
+        self.check_fitted()
         user_index = np.asarray(user_index, dtype=np.int64)
         k_eff = min(k, self.n_items)
         batch = batch_size or max(1, int(2e7 // max(self.n_items, 1)))
@@ -208,7 +236,7 @@ class Recommender:
             out_idx[start:start + len(rows)], out_val[start:start + len(rows)] = top_k(s, k_eff)
         return out_idx, out_val
 
-    def recommend(self, users, k: int = 10, exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    def recommend(self, users: ArrayLike, k: int = 10, exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` item ids and scores per user, best first (see the module docstring).
 
         Parameters
@@ -226,17 +254,74 @@ class Recommender:
             Padded with id ``-1`` / score ``-inf`` where a user has too few unseen items.
         """
         k = check_positive_int(k, "k")
-        self._check_fitted()
+        self.check_fitted()
         u = self.users_.index(check_id_array(users, "users"))
         idx, val = self.recommend_indices(u, k, exclude_seen)
         ids = np.where(idx >= 0, self.items_.ids[np.maximum(idx, 0)], PAD_ID)
         return ids, val
 
-
     # ------------------------------------------------------------------ optional abilities
-    def predict_rating(self, users, items) -> np.ndarray:
+    def fold_in(self, items: ArrayLike, values: ArrayLike | None = None) -> np.ndarray:
+        r"""Scores of every item for a new user with history ``items``, the fitted model unchanged.
+
+        For a latent-factor model this is the user step of its training objective with the
+        item side fixed (iALS: :math:`x = (Y^\top C Y + \lambda I)^{-1} Y^\top C p`, then
+        :math:`s = Y x`); for a neighbourhood model or EASE it is the score formula applied to
+        the history row (:math:`s = h B`). For the history of a training user, the scores agree
+        with :meth:`score` for that user (exactly, or up to the solver's last step).
+
+        Parameters
+        ----------
+        items : 1-D array of int
+            External item ids of the history (repeats add up).
+        values : 1-D array of float, optional
+            One value per item: event counts for implicit-feedback models (default 1 each),
+            ratings for explicit ones (required there).
+
+        Returns
+        -------
+        array of shape (n_items,)
+            Scores aligned with ``model.items_.ids``; an empty history gives the cold-user
+            fallback (training popularity). Items of the history are *not* excluded.
+
+        Example
+        -------
+        >>> import pandas as pd
+        >>> from coursekit.interactions import Interactions
+        >>> from coursekit.models import EASE
+        >>> log = pd.DataFrame({"user_id": [1, 1, 2, 2, 3], "item_id": [10, 20, 10, 30, 20]})
+        >>> model = EASE(reg=1.0).fit(Interactions.from_frame(log))
+        >>> bool(np.allclose(model.fold_in([10, 20]), model.score([1])[0]))
+        True
+        """
+        self._require("fold_in", "fold_in")
+        self.check_fitted()
+        idx = self.items_.index(check_id_array(items, "items"))
+        vals = None
+        if values is not None:
+            vals = np.atleast_1d(np.asarray(values, dtype=np.float64))
+            if vals.shape != idx.shape:
+                raise CourseKitError(f"fold_in needs one value per item: got {idx.size} items and "
+                                     f"{vals.size} values; pass values=None for plain events.")
+            if not np.isfinite(vals).all():
+                raise CourseKitError("fold_in values must be finite numbers (no NaN or inf); drop those events first.")
+        if idx.size == 0:
+            return self.item_popularity_.copy()
+        scores = np.asarray(self._fold_in(idx, vals), dtype=np.float64)
+        if scores.shape != (self.n_items,):
+            raise RuntimeError(f"{type(self).__name__}._fold_in returned shape {scores.shape}, "
+                               f"expected ({self.n_items},)")
+        if np.isnan(scores).any():
+            raise FloatingPointError(f"{type(self).__name__}.fold_in produced NaN scores.")
+        return scores
+
+    def _fold_in(self, item_index: np.ndarray, values: np.ndarray | None) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict_rating(self, users: ArrayLike, items: ArrayLike) -> np.ndarray:
         r"""Predicted ratings :math:`\hat r_{ui}` for aligned pairs ``(users[j], items[j])``."""
-        self._check_fitted()
+        self._require("ratings", "predict_rating")
+        self.check_fitted()
         u = self.users_.index(check_id_array(users, "users"))
         i = self.items_.index(check_id_array(items, "items"))
         if u.shape != i.shape:
@@ -244,10 +329,7 @@ class Recommender:
         return np.asarray(self._predict_rating(u, i), dtype=np.float64)
 
     def _predict_rating(self, user_index: np.ndarray, item_index: np.ndarray) -> np.ndarray:
-        raise CourseKitError(
-            f"{type(self).__name__} ranks items but does not predict ratings; "
-            "use a rating model such as BiasedMF for predict_rating."
-        )
+        raise NotImplementedError
 
     def _item_similarity(self, item_index: np.ndarray) -> np.ndarray:
         """Similarity rows ``(len(item_index), n_items)``; default: cosine of :meth:`_item_vectors`."""
@@ -258,12 +340,28 @@ class Recommender:
         return unit[item_index] @ unit.T
 
     def _item_vectors(self) -> np.ndarray:
-        raise CourseKitError(f"{type(self).__name__} has no notion of item similarity.")
+        raise CourseKitError(f"{type(self).__name__} has no item vectors (latent factors or embeddings).")
 
-    def similar_items(self, items, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    def item_vectors(self) -> np.ndarray:
+        """Item vectors ``(n_items, d)`` aligned with ``model.items_.ids`` (latent factors, embeddings).
+
+        What diversity, MMR and online profiles compare items with; models without any raise.
+        """
+        self.check_fitted()
+        return np.asarray(self._item_vectors())
+
+    def item_similarity(self, items: ArrayLike) -> np.ndarray:
+        """Similarity rows ``(len(items), n_items)`` of ``items`` (external ids), what :meth:`similar_items` ranks."""
+        self._require("similar_items", "item_similarity")
+        self.check_fitted()
+        i = self.items_.index(check_id_array(items, "items"))
+        return np.array(self._item_similarity(i), dtype=np.float64)
+
+    def similar_items(self, items: ArrayLike, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` most similar items to each of ``items`` (never the item itself), as ``(ids, scores)``."""
+        self._require("similar_items", "similar_items")
         k = check_positive_int(k, "k")
-        self._check_fitted()
+        self.check_fitted()
         i = self.items_.index(check_id_array(items, "items"))
         sim = np.array(self._item_similarity(i), dtype=np.float64)
         sim[np.arange(len(i)), i] = -np.inf
@@ -276,45 +374,19 @@ class Recommender:
         """Fitted attributes (names ending in ``_``): arrays, sparse matrices, IdMaps and scalars."""
         return {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}
 
-    def save(self, folder) -> Path:
-        """Write ``params.json`` and ``arrays.safetensors`` (its SHA-256 recorded in ``params.json``) to ``folder``."""
-        from safetensors.numpy import save_file
+    def save(self, folder: str | PathLike) -> Path:
+        """Write ``params.json`` and ``arrays.safetensors`` (its SHA-256 recorded in ``params.json``) to ``folder``.
 
-        from coursekit.models._persistence import ARRAYS, sha256_file
+        The fitted attributes (:meth:`_state`) must be arrays, sparse matrices, id maps or scalars (no pickle).
+        """
+        from coursekit.models._persistence import write_model
 
-        self._check_fitted()
-        folder = check_path(folder, "folder")
-        folder.mkdir(parents=True, exist_ok=True)
-        arrays, scalars, kinds = {}, {}, {}
-        for name, value in self._state().items():
-            if isinstance(value, IdMap):
-                arrays[name] = np.ascontiguousarray(value.ids)
-                kinds[name] = f"idmap:{value.kind}"
-            elif sp.issparse(value):
-                csr = sp.csr_matrix(value)
-                for part in ("data", "indices", "indptr"):
-                    arrays[f"{name}.{part}"] = np.ascontiguousarray(getattr(csr, part))
-                kinds[name] = f"csr:{csr.shape[0]}x{csr.shape[1]}"
-            elif isinstance(value, np.ndarray):
-                arrays[name] = np.ascontiguousarray(value)
-                kinds[name] = "array"
-            elif isinstance(value, (bool, int, float, str, np.integer, np.floating)) or value is None:
-                scalars[name] = value.item() if isinstance(value, np.generic) else value
-                kinds[name] = "scalar"
-            else:
-                raise CourseKitError(
-                    f"cannot save attribute {name} of type {type(value).__name__}; "
-                    f"override {type(self).__name__}._state() to convert it to arrays."
-                )
-        save_file(arrays, str(folder / ARRAYS))
-        meta = {"class": type(self).__name__, "module": type(self).__module__,
-                "params": self.get_params(), "cold_users": self.cold_users,
-                "scalars": scalars, "kinds": kinds, "sha256": {ARRAYS: sha256_file(folder / ARRAYS)}}
-        (folder / "params.json").write_text(json.dumps(meta, indent=1))
-        return folder
+        self._require("save", "save")
+        self.check_fitted()
+        return write_model(self, self._state(), check_path(folder, "folder"))
 
     @classmethod
-    def load(cls, folder) -> Recommender:
+    def load(cls, folder: str | PathLike) -> Recommender:
         """Load a model written by :meth:`save` (only coursekit model classes are loaded).
 
         The array file must match the SHA-256 recorded in ``params.json`` (a folder saved before
@@ -322,14 +394,6 @@ class Recommender:
         fresh model's. Every problem raises a :class:`~coursekit.CourseKitError` naming the folder
         and the file (see :mod:`coursekit.models._persistence`).
         """
-        from coursekit.models import _persistence as io
+        from coursekit.models._persistence import load_model
 
-        folder = check_path(folder, "folder")
-        meta = io.read_meta(folder)
-        klass = io.model_class(meta, folder, cls)
-        hook = getattr(klass, "_load_folder", None)  # models that save more than arrays (e.g. sub-models)
-        if hook is not None:
-            return hook(folder, meta)
-        model = io.build_model(klass, meta, folder)
-        io.restore_state(model, meta, io.read_arrays(folder, meta), folder)
-        return model
+        return load_model(check_path(folder, "folder"), cls)

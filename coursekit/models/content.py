@@ -39,15 +39,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from numpy.typing import ArrayLike
 
 from coursekit._validation import CourseKitError, check_choice
 from coursekit.interactions import IdMap, Interactions
 from coursekit.models.base import Recommender
 
-__all__ = ["ProfileRecommender", "align_item_vectors"]
+__all__ = ["ProfileRecommender", "align_item_vectors", "unit_rows"]
 
 
-def align_item_vectors(item_vectors, items: IdMap, what: str = "item_vectors") -> tuple[np.ndarray, np.ndarray]:
+def align_item_vectors(item_vectors: pd.DataFrame | tuple, items: IdMap,
+                       what: str = "item_vectors") -> tuple[np.ndarray, np.ndarray]:
     """Rows of ``item_vectors`` in the order of ``items``; items without a vector get zeros.
 
     ``item_vectors`` is a DataFrame indexed by item id (one column per dimension) or a pair
@@ -83,7 +85,12 @@ def align_item_vectors(item_vectors, items: IdMap, what: str = "item_vectors") -
     return out, has
 
 
-def _unit_rows(x: np.ndarray) -> np.ndarray:
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    r"""Each row divided by its Euclidean norm, :math:`\hat v_i = v_i / \lVert v_i \rVert`; zero rows stay zero.
+
+    >>> unit_rows(np.array([[3.0, 4.0], [0.0, 0.0]])).tolist()
+    [[0.6, 0.8], [0.0, 0.0]]
+    """
     n = np.linalg.norm(x, axis=1, keepdims=True)
     return np.divide(x, n, out=np.zeros_like(x), where=n > 0)
 
@@ -102,7 +109,10 @@ class ProfileRecommender(Recommender):
         Half-life of the ``"recency"`` weights.
     """
 
-    def __init__(self, item_vectors=None, weighting: str = "uniform", half_life_days: float = 30.0):
+    capabilities = frozenset({"similar_items", "fold_in", "save"})
+
+    def __init__(self, item_vectors: pd.DataFrame | tuple | None = None, weighting: str = "uniform",
+                 half_life_days: float = 30.0):
         self.item_vectors = item_vectors
         self.weighting = weighting
         self.half_life_days = half_life_days
@@ -157,24 +167,43 @@ class ProfileRecommender(Recommender):
                 warnings.warn(f"{missing} of {len(has)} items have no vector; they get zeros (score 0).",
                               stacklevel=3)
             self.item_vectors_ = vectors
-        unit = _unit_rows(self.item_vectors_.astype(np.float64))
+        unit = unit_rows(self.item_vectors_.astype(np.float64))
         W = self._weights(train)
         norm = np.asarray(abs(W).sum(axis=1)).ravel()
         profile = (W @ unit) / np.maximum(norm, 1e-12)[:, None]
-        self.user_vectors_ = _unit_rows(profile).astype(np.float32)
+        self.user_vectors_ = unit_rows(profile).astype(np.float32)
 
     # ------------------------------------------------------------------ scoring
     def _score(self, user_index: np.ndarray) -> np.ndarray:
-        unit = _unit_rows(self.item_vectors_)
+        unit = unit_rows(self.item_vectors_)
         return self.user_vectors_[user_index] @ unit.T
 
     def _item_vectors(self) -> np.ndarray:
         return self.item_vectors_
 
-    def profile(self, item_ids, weights=None) -> np.ndarray:
+    def _fold_in(self, item_index: np.ndarray, values: np.ndarray | None) -> np.ndarray:
+        r"""Cosine of every item to the profile of the history (:meth:`profile`).
+
+        ``weighting="rating"``: ``values`` are ratings, centred by their mean (all equal or none:
+        uniform); otherwise each distinct item counts once (a fold-in history has no timestamps,
+        so ``"recency"`` weights it uniformly too).
+        """
+        uniq, inv = np.unique(item_index, return_inverse=True)
+        w = np.ones(uniq.size)
+        if self.weighting == "rating" and values is not None:
+            last = np.zeros(uniq.size)
+            last[inv] = values  # the last rating of a repeated item wins, as in training
+            centred = last - last.mean()
+            if np.any(centred != 0):
+                w = centred
+        p = (w[:, None] * unit_rows(self.item_vectors_[uniq].astype(np.float64))).sum(axis=0)
+        p = unit_rows(p[None, :])[0].astype(np.float32)
+        return unit_rows(self.item_vectors_) @ p
+
+    def profile(self, item_ids: ArrayLike, weights: ArrayLike | None = None) -> np.ndarray:
         """Unit profile vector of a new user from item ids (and optional weights), no refit needed."""
-        self._check_fitted()
+        self.check_fitted()
         idx = self.items_.index(item_ids)
         w = np.ones(len(idx)) if weights is None else np.asarray(weights, dtype=np.float64)
-        p = (w[:, None] * _unit_rows(self.item_vectors_[idx].astype(np.float64))).sum(axis=0)
-        return _unit_rows(p[None, :])[0].astype(np.float32)
+        p = (w[:, None] * unit_rows(self.item_vectors_[idx].astype(np.float64))).sum(axis=0)
+        return unit_rows(p[None, :])[0].astype(np.float32)

@@ -19,7 +19,8 @@ diagonal entry the problem has the closed form
 
 and the score of item :math:`i` for user :math:`u` is :math:`s_{ui} = X_u B_{\cdot i} =
 \sum_{j \in H_u} B_{ji}`: a sum of one share per history item, which makes EASE explainable
-item by item (:meth:`EASE._history_contributions`).
+item by item (:meth:`EASE.history_contributions`). The same formula scores a new history
+without refitting (:meth:`EASE.fold_in`, :math:`s = h B`).
 
 The cost is one :math:`|I| \times |I|` inversion (:math:`O(|I|^3)`, here by a Cholesky
 factorization, as :math:`X^\top X + \lambda I` is symmetric positive definite). Items without
@@ -31,8 +32,9 @@ Reference: H. Steck. Embarrassingly Shallow Autoencoders for Sparse Data. WWW 20
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
-from coursekit._validation import CourseKitError, check_memory
+from coursekit._validation import CourseKitError, check_id_array, check_memory
 from coursekit.interactions import Interactions
 from coursekit.models.base import Recommender
 
@@ -52,7 +54,9 @@ def _spd_inverse(A: np.ndarray) -> np.ndarray:
 
 
 def ease_weights(gram: np.ndarray, reg: float) -> np.ndarray:
-    r"""The EASE matrix :math:`B = I - P\,\operatorname{diagMat}(1/\operatorname{diag} P)`, :math:`P = (G + \lambda I)^{-1}`.
+    r"""The closed-form EASE weights (see the module docstring).
+
+    :math:`B = I - P\,\operatorname{diagMat}(1/\operatorname{diag} P)` with :math:`P = (G + \lambda I)^{-1}`.
 
     Parameters
     ----------
@@ -98,7 +102,11 @@ class EASE(Recommender):
     >>> model = EASE(reg=1.0).fit(Interactions.from_frame(log))
     >>> model.recommend([3], k=1)[0].tolist()
     [[20]]
+    >>> model.history_contributions(3, 20)[0].tolist()   # user 3's history: item 10
+    [10]
     """
+
+    capabilities = frozenset({"similar_items", "fold_in", "save"})
 
     def __init__(self, reg: float = 300.0):
         self.reg = reg
@@ -130,30 +138,38 @@ class EASE(Recommender):
         out[np.ix_(np.nonzero(ok)[0], self.active_items_)] = self.weights_[pos_c[ok]]
         return out
 
-    def _history_contributions(self, user_index: int, item_index: int) -> tuple[np.ndarray, np.ndarray]:
+    def _fold_in(self, item_index: np.ndarray, values: np.ndarray | None) -> np.ndarray:
+        r""":math:`s = h B` for the binary history row :math:`h` (EASE scores presence, so counts do not matter)."""
+        if values is not None and not (values > 0).all():
+            raise CourseKitError("EASE fold-in values must be positive event counts, one per item.")
+        uniq = np.unique(item_index)
+        h = sp.csr_matrix((np.ones(uniq.size, dtype=self.seen_.dtype), uniq, [0, uniq.size]), shape=(1, self.n_items))
+        out = np.zeros(self.n_items)
+        out[self.active_items_] = np.asarray(h[:, self.active_items_] @ self.weights_)[0]
+        return out
+
+    def history_contributions(self, user: int, item: int) -> tuple[np.ndarray, np.ndarray]:
         r"""Each history item's share of the score: :math:`s_{ui} = \sum_{j \in H_u} B_{ji}`.
 
         Parameters
         ----------
-        user_index, item_index : int
-            Internal indices.
+        user, item : int
+            External ids.
 
         Returns
         -------
         history, shares : arrays (n_history,)
-            The user's training items (internal indices, ascending) and :math:`B_{ji}` for each;
-            ``shares.sum()`` equals ``model.score_indices([user_index])[0, item_index]`` for a
+            The user's training items (external ids, in internal-index order) and :math:`B_{ji}`
+            for each; ``shares.sum()`` equals ``model.score([user], items=[item])[0, 0]`` for a
             warm user.
         """
-        self._check_fitted()
-        u, i = int(user_index), int(item_index)
-        if not (0 <= u < len(self.users_) and 0 <= i < self.n_items):
-            raise CourseKitError(f"user_index/item_index out of range: got ({u}, {i}) for "
-                                 f"{len(self.users_)} users and {self.n_items} items (internal indices).")
+        self.check_fitted()
+        u = int(self.users_.index(check_id_array(user, "user"))[0])
+        i = int(self.items_.index(check_id_array(item, "item"))[0])
         history = self.seen_[u].indices.astype(np.int64)
         shares = np.zeros(len(history))
         col = np.searchsorted(self.active_items_, i)
         if col < len(self.active_items_) and self.active_items_[col] == i:
             rows = np.searchsorted(self.active_items_, history)  # history items are active
             shares = self.weights_[rows, col].astype(np.float64)
-        return history, shares
+        return self.items_.ids[history], shares

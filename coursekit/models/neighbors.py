@@ -41,8 +41,6 @@ slow on large catalogues, and rating predictions rank poorly -- use implicit mod
 top-k). ``neighbors_`` is still the pruned top-``k`` graph (for inspection and
 ``contributions``-style explanations).
 
-Example
--------
 >>> import pandas as pd
 >>> from coursekit.interactions import Interactions
 >>> log = pd.DataFrame({"user_id": [1, 1, 2, 2, 3], "item_id": [10, 20, 10, 20, 10]})
@@ -57,10 +55,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from numpy.typing import ArrayLike
 
-from coursekit._validation import CourseKitError, check_choice, check_positive_int
+from coursekit._validation import CourseKitError, check_choice, check_id_array, check_positive_int
 from coursekit.interactions import Interactions
-from coursekit.models.base import PAD_ID, Recommender, top_k
+from coursekit.models.base import Recommender
+from coursekit.models.ranking import PAD_ID, top_k
 from coursekit.models.similarity import CENTRED, MEASURES, ColumnSimilarity, check_shrinkage
 
 FEEDBACK = ("implicit", "explicit")
@@ -73,9 +73,7 @@ def _weighted_deviation(sim: np.ndarray, dev: np.ndarray, k: int) -> np.ndarray:
     Ties at the boundary are broken by lower column index.
 
     >>> sim, dev = np.array([[0.5, 0.0, 1.0, 0.2]]), np.array([[2.0, 9.0, -1.0, 4.0]])
-    >>> _weighted_deviation(sim, dev, 2).tolist()  # (1.0 * -1 + 0.5 * 2) / 1.5
-    [0.0]
-    >>> _weighted_deviation(sim, dev, 3).round(4).tolist()  # (-1 + 1 + 0.2 * 4) / 1.7
+    >>> _weighted_deviation(sim, dev, 3).round(4).tolist()  # (1.0 * -1 + 0.5 * 2 + 0.2 * 4) / 1.7
     [0.4706]
     """
     if sim.shape[1] == 0:
@@ -95,6 +93,12 @@ class _NeighborhoodModel(Recommender):
 
     #: "item" (columns of R are compared) or "user" (rows of R are compared)
     _compare = "item"
+    _always: frozenset[str] = frozenset({"save"})  # explicit mode adds "ratings"
+
+    @property
+    def capabilities(self) -> frozenset[str]:  # type: ignore[override]
+        """What this model supports; ``"ratings"`` only with ``feedback="explicit"``."""
+        return self._always | ({"ratings"} if self.feedback == "explicit" else frozenset())
 
     def __init__(self, k: int = 100, similarity: str = "cosine", shrinkage: float = 0.0,
                  feedback: str = "implicit", min_support: int = 1):
@@ -157,12 +161,10 @@ class _NeighborhoodModel(Recommender):
             self._sim_cache = ColumnSimilarity(X, self.similarity, self.shrinkage, self.min_support)
         return self._sim_cache
 
-    def _check_explicit(self) -> None:
-        if self.feedback != "explicit":
-            raise CourseKitError(
-                f"{type(self).__name__}(feedback='implicit') ranks items but does not predict ratings; "
-                "fit with feedback='explicit' on rated data for predict_rating."
-            )
+    def _unsupported_hint(self, capability: str) -> str:
+        if capability == "ratings":
+            return "Fit with feedback='explicit' on rated data for predict_rating."
+        return super()._unsupported_hint(capability)
 
     # ------------------------------------------------------------------ scoring
     def _score(self, user_index: np.ndarray) -> np.ndarray:
@@ -173,7 +175,6 @@ class _NeighborhoodModel(Recommender):
             else np.zeros((0, self.n_items))
 
     def _predict_rating(self, user_index: np.ndarray, item_index: np.ndarray) -> np.ndarray:
-        self._check_explicit()
         out = np.empty(len(user_index), dtype=np.float64)
         order = np.argsort(user_index, kind="stable")
         users, starts = np.unique(user_index[order], return_index=True)
@@ -188,7 +189,7 @@ class _NeighborhoodModel(Recommender):
         raise NotImplementedError
 
     # ------------------------------------------------------------------ explanations
-    def contributions(self, user, item) -> pd.DataFrame:
+    def contributions(self, user: int, item: int) -> pd.DataFrame:
         """How each neighbour adds to the score of ``item`` for ``user`` (external ids).
 
         Returns a DataFrame with the neighbour id (``item_id`` for ItemKNN, ``user_id`` for
@@ -196,7 +197,7 @@ class _NeighborhoodModel(Recommender):
         Implicit mode: the contributions sum to ``score(user, item)``. Explicit mode: the
         ``baseline`` (in ``frame.attrs``) plus the contributions is ``predict_rating``.
         """
-        self._check_fitted()
+        self.check_fitted()
         u = int(self.users_.index([user])[0])
         i = int(self.items_.index([item])[0])
         idx, sim, contrib, baseline = self._history_contributions(u, i)
@@ -241,22 +242,62 @@ class ItemKNN(_NeighborhoodModel):
     """
 
     _compare = "item"
+    _always = frozenset({"similar_items", "fold_in", "save"})
 
     def _implicit_scores(self, user_index: np.ndarray) -> np.ndarray:
         return np.asarray((self.seen_[user_index] @ self.neighbors_.T).toarray(), dtype=np.float64)
 
     def _predict_user(self, u: int, items: np.ndarray) -> np.ndarray:
         row = self.ratings_[u]
+        return self._predict_history(row.indices, row.data, items)
+
+    def _predict_history(self, rated: np.ndarray, ratings: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Explicit prediction for the items ``items`` of a user who rated ``rated`` (sorted) with ``ratings``."""
         base = self.item_mean_[items]
-        if row.nnz == 0:
+        if rated.size == 0:
             return base.astype(np.float64)
-        rated = row.indices
         sim = self._sim().block(items, rated)  # (len(items), |I_u|), 0 where items == rated
-        dev = np.broadcast_to(row.data - self.item_mean_[rated], sim.shape)
+        dev = np.broadcast_to(ratings - self.item_mean_[rated], sim.shape)
         return base + _weighted_deviation(sim, dev, self.k)
+
+    def _fold_in(self, item_index: np.ndarray, values: np.ndarray | None) -> np.ndarray:
+        r"""Implicit: :math:`s = h S^\top` for the binary history row :math:`h` (presence: counts do not
+        matter); explicit: the prediction formula, ``values`` = ratings (the last of a repeated item counts).
+        """
+        if self.feedback == "implicit":
+            if values is not None and not (values > 0).all():
+                raise CourseKitError("ItemKNN fold-in values must be positive event counts, one per item.")
+            uniq = np.unique(item_index)
+            h = sp.csr_matrix((np.ones(uniq.size, dtype=self.seen_.dtype), uniq, [0, uniq.size]),
+                              shape=(1, self.n_items))
+            return np.asarray((h @ self.neighbors_.T).toarray(), dtype=np.float64)[0]
+        if values is None:
+            raise CourseKitError("ItemKNN(feedback='explicit') folds in ratings: pass values= with one rating "
+                                 "per item.")
+        last = len(item_index) - 1 - np.unique(item_index[::-1], return_index=True)[1]  # last rating per item
+        rated = item_index[last]
+        order = np.argsort(rated)
+        return self._predict_history(rated[order], values[last][order], np.arange(self.n_items))
 
     def _item_similarity(self, item_index: np.ndarray) -> np.ndarray:
         return self._sim().block(np.asarray(item_index, dtype=np.int64))
+
+    def history_contributions(self, user: int, item: int) -> tuple[np.ndarray, np.ndarray]:
+        r"""Each history item's share of the score of ``item`` for ``user`` (external ids).
+
+        Returns
+        -------
+        history, shares : arrays
+            External ids of the history items that contribute (implicit: those in the target's
+            neighbourhood, :math:`s_{ij} \ne 0`; explicit: the ``k`` neighbours chosen) and their
+            shares. Implicit: the shares sum to ``score(user, item)``; explicit: the item mean
+            plus the shares is ``predict_rating(user, item)`` (see :meth:`contributions`).
+        """
+        self.check_fitted()
+        u = int(self.users_.index(check_id_array(user, "user"))[0])
+        i = int(self.items_.index(check_id_array(item, "item"))[0])
+        idx, _, contrib, _ = self._history_contributions(u, i)
+        return self.items_.ids[idx], np.asarray(contrib, dtype=np.float64)
 
     def _history_contributions(self, user_index: int, item_index: int):
         """``(item indices, similarities, contributions, baseline)`` of ``user``'s history for ``item``.
@@ -265,7 +306,7 @@ class ItemKNN(_NeighborhoodModel):
         summing to the score; baseline 0. Explicit: :math:`s_{ij}(r_{uj}-\\bar r_j)/\\sum|s|`
         over the ``k`` chosen neighbours; baseline :math:`\\bar r_i`.
         """
-        self._check_fitted()
+        self.check_fitted()
         if self.feedback == "implicit":
             hist = self.seen_[user_index].indices
             sims = self.neighbors_[item_index].toarray().ravel()[hist]
@@ -325,7 +366,7 @@ class UserKNN(_NeighborhoodModel):
 
     def _history_contributions(self, user_index: int, item_index: int):
         """``(user indices, similarities, contributions, baseline)`` of the neighbours of ``user`` for ``item``."""
-        self._check_fitted()
+        self.check_fitted()
         if self.feedback == "implicit":
             row = self.neighbors_[user_index]
             has = np.asarray(self.seen_[row.indices, item_index].todense()).ravel() > 0
@@ -343,10 +384,10 @@ class UserKNN(_NeighborhoodModel):
         contrib = val * dev[idx] / den if den > 0 else np.zeros(0)
         return col.indices[idx], val, contrib, base
 
-    def similar_users(self, users, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    def similar_users(self, users: ArrayLike, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` most similar users to each of ``users`` (never the user itself), as ``(ids, scores)``."""
         k = check_positive_int(k, "k")
-        self._check_fitted()
+        self.check_fitted()
         u = self.users_.index(users)
         sim = self._sim().block(u)
         sim[np.arange(len(u)), u] = -np.inf

@@ -38,7 +38,7 @@ Which items
 
 Why it is not in the shared contract suite
     The oracle needs the simulator's ground truth (``data.truth``) for the very user and item
-    ids it is fitted on; the contract suite's data (:func:`coursekit.models.contract.contract_data`)
+    ids it is fitted on; the contract suite's data (:func:`coursekit.models.contract_fixtures.contract_data`)
     is a hand-made log with other ids and no truth. ``tests/test_oracle.py`` runs the same
     rules (shapes, order, exclusion of seen items, padding, unknown ids, cold users,
     determinism, save/load) on a small shop instead.

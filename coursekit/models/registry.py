@@ -1,20 +1,28 @@
-"""The list of models the shared contract suite checks.
+"""A registry of model factories for the shared contract suite.
 
-A model module registers a factory that builds a small, fast instance of the model:
+A factory is a callable returning a new, small, unfitted model. Register it under a name, and a
+test can run every check of :mod:`coursekit.models.contract` against every registered case:
 
->>> from coursekit.models.registry import register_contract_case
->>> register_contract_case("MyModel", lambda: MyModel(factors=4))  # doctest: +SKIP
+>>> from coursekit.models import MostPopular
+>>> register_contract_case("MostPopular-doc", MostPopular)
+>>> "MostPopular-doc" in CONTRACT_CASES
+True
+>>> del CONTRACT_CASES["MostPopular-doc"]
 
-``tests/test_model_contract.py`` then runs every check of
-:mod:`coursekit.models.contract` against it.
+The repository's own cases are registered in ``tests/contract_cases.py``; ``coursekit.models``
+registers none by itself (so importing it loads no other package).
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 
-CONTRACT_CASES: dict[str, Callable] = {}
+from coursekit.models.base import Recommender
+
+__all__ = ["CONTRACT_CASES", "register_contract_case"]
+
+CONTRACT_CASES: dict[str, Callable[[], Recommender]] = {}
 
 
-def register_contract_case(name: str, factory: Callable) -> None:
-    """Register ``factory()`` (returns an unfitted model) under ``name`` for the contract suite."""
+def register_contract_case(name: str, factory: Callable[[], Recommender]) -> None:
+    """Register ``factory`` (returns a new, unfitted model) under ``name`` for the contract suite."""
     CONTRACT_CASES[name] = factory

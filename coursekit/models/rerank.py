@@ -33,22 +33,26 @@ Example
 from __future__ import annotations
 
 import json
+from os import PathLike
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
+from numpy.typing import ArrayLike
 
 from coursekit._validation import CourseKitError, check_positive_int
 from coursekit.interactions import Interactions
-from coursekit.models.base import Recommender
+from coursekit.models.base import Recommender, clone
 
 __all__ = ["TwoStageRecommender", "retrieval_rank_scores"]
 
 
-def retrieval_rank_scores(scores: np.ndarray, seen_rows) -> tuple[np.ndarray, np.ndarray]:
+def retrieval_rank_scores(scores: np.ndarray, seen_rows: sp.spmatrix) -> tuple[np.ndarray, np.ndarray]:
     r"""Rank-based scores in :math:`(0, 1)` and the rank order of a retriever's score rows.
 
     Seen items (nonzeros of ``seen_rows``, CSR) go last; ties are broken by lower item index,
-    as :func:`coursekit.models.base.top_k` does.
+    as :func:`coursekit.models.ranking.top_k` does.
 
     >>> import scipy.sparse as sp
     >>> val, order = retrieval_rank_scores(np.array([[0.2, 0.9, 0.5]]), sp.csr_matrix([[0, 1, 0]]))
@@ -71,11 +75,12 @@ class TwoStageRecommender(Recommender):
     Parameters
     ----------
     retriever : Recommender
-        Stage 1; fitted on the same training data by :meth:`fit` (unless ``fit_retriever=False``,
-        then it must already be fitted on the same universe).
+        Stage 1. :meth:`fit` fits a clone of it on the training data (``retriever`` itself is left
+        as it was); with ``fit_retriever=False`` it must already be fitted on the same universe and
+        is used as it is. The fitted stage 1 is ``retriever_``.
     reranker : CrossEncoder
         Stage 2 (:class:`coursekit.text.cross_encoder.CrossEncoder`), already trained
-        (:func:`coursekit.text.training.train_cross_encoder`); it is not trained by ``fit``.
+        (:func:`coursekit.finetune.train_cross_encoder`); it is not trained by ``fit``.
     n_candidates : int
         Candidates re-ranked per user.
     item_texts : dict, Series or DataFrame
@@ -84,16 +89,27 @@ class TwoStageRecommender(Recommender):
         Texts of items inside a history (default ``item_texts``), as used in training.
     history_size, max_history_words : int
         History text: the user's ``history_size`` most recent distinct training items, joined up to
-        ``max_history_words`` words (as :func:`coursekit.text.training.make_pairs` builds it:
+        ``max_history_words`` words (as :func:`coursekit.finetune.make_pairs` builds it:
         use the same values as in training).
     batch_size : int
         Pairs per cross-encoder forward pass.
     fit_retriever : bool
         Fit the retriever in :meth:`fit`.
+
+    Attributes
+    ----------
+    retriever_ : Recommender
+        The fitted stage 1.
+    item_text_, history_text_ : arrays of str (n_items,)
+        Candidate-side and history-side text of every item (internal order); see
+        :meth:`item_text` and :meth:`history_item_text`.
+    history_items_, history_indptr_ : int arrays
+        Each user's history (most recent distinct items first) in CSR layout: user ``u``'s
+        items are ``history_items_[history_indptr_[u]:history_indptr_[u + 1]]``.
     """
 
-    def __init__(self, retriever: Recommender, reranker, n_candidates: int = 100, item_texts=None,
-                 history_item_texts=None, history_size: int = 20, max_history_words: int = 64,
+    def __init__(self, retriever: Recommender, reranker: Any, n_candidates: int = 100, item_texts: Any = None,
+                 history_item_texts: Any = None, history_size: int = 20, max_history_words: int = 64,
                  batch_size: int = 128, fit_retriever: bool = True):
         self.retriever = retriever
         self.reranker = reranker
@@ -107,8 +123,7 @@ class TwoStageRecommender(Recommender):
 
     # ------------------------------------------------------------------ fitting
     def _fit(self, train: Interactions) -> None:
-        from coursekit.text.items import user_histories
-        from coursekit.text.training import align_item_texts
+        from coursekit.text.items import align_item_texts, user_histories
 
         check_positive_int(self.n_candidates, "n_candidates")
         if not isinstance(self.retriever, Recommender):
@@ -116,14 +131,16 @@ class TwoStageRecommender(Recommender):
         if not hasattr(self.reranker, "score_pairs"):
             raise CourseKitError("reranker must be a coursekit.text.cross_encoder.CrossEncoder (with score_pairs).")
         if self.item_texts is None:
-            raise CourseKitError("TwoStageRecommender needs item_texts= (e.g. coursekit.text.items.item_texts(dataset)).")
-        self._item_text = align_item_texts(train.items, self.item_texts)
-        self._history_text = (self._item_text if self.history_item_texts is None
+            raise CourseKitError("TwoStageRecommender needs item_texts= "
+                                 "(e.g. coursekit.text.items.item_texts(dataset)).")
+        self.item_text_ = align_item_texts(train.items, self.item_texts)
+        self.history_text_ = (self.item_text_ if self.history_item_texts is None
                               else align_item_texts(train.items, self.history_item_texts))
         if self.fit_retriever:
-            self.retriever.fit(train)
+            self.retriever_ = clone(self.retriever).fit(train)
         else:
-            self.retriever._check_fitted()
+            self.retriever.check_fitted()
+            self.retriever_ = self.retriever
             if not np.array_equal(self.retriever.items_.ids, train.items.ids) or \
                     not np.array_equal(self.retriever.users_.ids, train.users.ids):
                 raise CourseKitError("the pre-fitted retriever has another user/item universe than train; "
@@ -133,24 +150,35 @@ class TwoStageRecommender(Recommender):
         self.history_items_ = (np.concatenate(hists) if hists else np.zeros(0)).astype(np.int64)
 
     # ------------------------------------------------------------------ scoring
+    def item_text(self, item_index: ArrayLike) -> np.ndarray:
+        """Candidate-side texts (what the re-ranker reads after ``[SEP]``) of internal item indices."""
+        self.check_fitted()
+        return self.item_text_[np.asarray(item_index, dtype=np.int64)]
+
+    def history_item_text(self, item_index: ArrayLike) -> np.ndarray:
+        """History-side texts (joined into a user's history text) of internal item indices."""
+        self.check_fitted()
+        return self.history_text_[np.asarray(item_index, dtype=np.int64)]
+
     def history_texts(self, user_index: np.ndarray) -> list[str]:
         """The history text the re-ranker reads for each internal user index."""
-        from coursekit.text.training import _default_history
+        from coursekit.text.items import history_text
 
         out = []
         for u in np.asarray(user_index, dtype=np.int64):
             items = self.history_items_[self.history_indptr_[u]:self.history_indptr_[u + 1]]
-            out.append(_default_history(self._history_text[items].tolist(), self.max_history_words))
+            texts = self.history_text_[items].tolist()
+            out.append(history_text(texts, max_words=self.max_history_words) if texts else "")
         return out
 
     def _stage1(self, user_index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Rank-based retrieval scores, the retrieval order and the number of real candidates per row."""
-        base, order = retrieval_rank_scores(self.retriever.score_indices(user_index), self.seen_[user_index])
+        base, order = retrieval_rank_scores(self.retriever_.score_indices(user_index), self.seen_[user_index])
         n = min(self.n_candidates, self.n_items)
         n_valid = np.minimum(n, self.n_items - np.diff(self.seen_.indptr)[user_index])
         return base, order[:, :n], n_valid
 
-    def candidate_indices(self, user_index) -> list[np.ndarray]:
+    def candidate_indices(self, user_index: ArrayLike) -> list[np.ndarray]:
         """Retrieval stage: per internal user index, its candidate item indices in retrieval order.
 
         The retriever's top ``n_candidates`` items the user has not seen in training.
@@ -169,27 +197,28 @@ class TwoStageRecommender(Recommender):
             hist = self.history_texts(user_index[warm])
             hist_of_row = np.cumsum(warm) - 1
             histories = [hist[hist_of_row[r]] for r in rows]
-            p = self.reranker.score_pairs(histories, self._item_text[cols].tolist(), batch_size=self.batch_size)
+            p = self.reranker.score_pairs(histories, self.item_text_[cols].tolist(), batch_size=self.batch_size)
             if self.reranker.task != "binary":  # a rating head: squash to (0, 1) keeping the order
                 p = 1.0 / (1.0 + np.exp(-(p - self.reranker.target_mean) / self.reranker.target_scale))
             base[rows, cols] = 1.0 + p
         return base
 
     # ------------------------------------------------------------------ persistence
-    def save(self, folder) -> Path:
+    def save(self, folder: str | PathLike) -> Path:
         """Write ``params.json``, the fitted state, ``retriever/`` (its own save) and ``reranker/``."""
-        self._check_fitted()
+        self.check_fitted()
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         state = _State()
-        state.__dict__.update(self._state())
+        state.__dict__.update({k: v for k, v in self._state().items()
+                                if k not in ("retriever_", "item_text_", "history_text_")})
         state.save(folder / "state")
-        self.retriever.save(folder / "retriever")
+        self.retriever_.save(folder / "retriever")
         self.reranker.save(folder / "reranker")
         params = {k: v for k, v in self.get_params().items()
                   if k not in ("retriever", "reranker", "item_texts", "history_item_texts")}
-        texts = {"item_text": self._item_text.tolist(),
-                 "history_text": None if self.history_item_texts is None else self._history_text.tolist()}
+        texts = {"item_text": self.item_text_.tolist(),
+                 "history_text": None if self.history_item_texts is None else self.history_text_.tolist()}
         (folder / "texts.json").write_text(json.dumps(texts))
         meta = {"class": type(self).__name__, "module": type(self).__module__, "params": params,
                 "cold_users": self.cold_users}
@@ -214,28 +243,16 @@ class TwoStageRecommender(Recommender):
         for name, value in vars(state).items():
             if name.endswith("_") and not name.startswith("_"):
                 setattr(model, name, value)
-        model._item_text = np.asarray(texts["item_text"], dtype=object)
-        model._history_text = (model._item_text if texts["history_text"] is None
+        model.retriever_ = retriever
+        model.item_text_ = np.asarray(texts["item_text"], dtype=object)
+        model.history_text_ = (model.item_text_ if texts["history_text"] is None
                                else np.asarray(texts["history_text"], dtype=object))
         return model
 
     @classmethod
-    def load(cls, folder) -> TwoStageRecommender:
+    def load(cls, folder: str | PathLike) -> TwoStageRecommender:
         """Load a model written by :meth:`save`."""
         return Recommender.load.__func__(cls, folder)
-
-
-def contract_case(n_candidates: int = 6) -> TwoStageRecommender:
-    """A small fast instance for the shared contract suite: tiny iALS retriever + tiny random BERT."""
-    from coursekit.models.contract import COLD_ITEM
-    from coursekit.models.ials import IALS
-    from coursekit.text.cross_encoder import CrossEncoder
-
-    words = ["red", "blue", "green", "wool", "oak", "steel", "soft", "sleek"]
-    ids = [*range(100, 140), COLD_ITEM]
-    texts = {i: f"item {i}: {words[i % 8]} {words[(i // 8) % 8]} thing" for i in ids}
-    return TwoStageRecommender(IALS(factors=8, iterations=3, seed=1), CrossEncoder.tiny(seed=0, hidden_size=16, num_layers=1, intermediate_size=32, max_length=32),
-                               n_candidates=n_candidates, item_texts=texts, history_size=5, max_history_words=20)
 
 
 class _State(Recommender):

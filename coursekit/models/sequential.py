@@ -1,7 +1,7 @@
 r"""Sequential recommenders: SASRec and BERT4Rec, transformers over a user's item sequence.
 
 A user is the sequence of items they touched, in time order (ties by item id, the rule
-of :func:`coursekit.splits.user_time_order`). Items are tokens: index 0 is padding, item
+of :func:`coursekit.interactions.user_time_order`). Items are tokens: index 0 is padding, item
 index :math:`j` is token :math:`j + 1`, and BERT4Rec has a ``[MASK]`` token :math:`|I| + 1`.
 Both models embed the last :math:`N` tokens (``max_len``), add learned positional
 embeddings, run :math:`L` pre-norm transformer blocks and score every item of the
@@ -28,8 +28,8 @@ hidden items at those positions (same full-softmax loss, over masked positions o
 At inference ``[MASK]`` is appended after the last item and its output gives the scores.
 
 Training cuts every user's history into windows of :math:`N + 1` consecutive items (or
-draws one random window per user and epoch), Adam, dropout on embeddings, attention and FFN. Deterministic given ``seed`` on
-a given device; the weights are converted to numpy at the end of ``fit`` (so
+draws one random window per user and epoch), Adam, dropout on embeddings, attention and FFN.
+Deterministic given ``seed`` on a given device; the weights are converted to numpy at the end of ``fit`` (so
 ``save``/``load`` are the generic safetensors ones) and a torch module is rebuilt from
 them for inference (always on the CPU). ``torch`` is imported inside functions only.
 
@@ -45,20 +45,24 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Iterator, Sequence
+from typing import ClassVar
 
 import numpy as np
 
 from coursekit._validation import CourseKitError, check_choice, check_positive_int, check_seed
 from coursekit.interactions import Interactions
 from coursekit.models.base import Recommender
+from coursekit.models.sequences import bert4rec_mask, left_padded_windows, user_sequences
+from coursekit.models.transformer import build_sequence_net
 
-__all__ = ["SASRec", "BERT4Rec", "user_sequences", "left_padded_windows", "bert4rec_mask"]
+__all__ = ["SASRec", "BERT4Rec"]
 
 _W = "w__"  # prefix of the numpy copies of the weights (saved by the generic Recommender.save)
 
 
 @contextlib.contextmanager
-def _torch_threads(n: int | None):
+def _torch_threads(n: int | None) -> Iterator[None]:
     """Run the block with ``n`` torch CPU threads (``None``: leave torch's setting alone)."""
     if n is None:
         yield
@@ -73,135 +77,17 @@ def _torch_threads(n: int | None):
         torch.set_num_threads(before)
 
 
-# ---------------------------------------------------------------------------- data helpers
-def user_sequences(train: Interactions) -> tuple[np.ndarray, np.ndarray]:
-    """Every user's training items in time order, as ``(items, indptr)`` (CSR-like).
-
-    ``items[indptr[u]:indptr[u + 1]]`` are user ``u``'s item indices, oldest first.
-
-    >>> import pandas as pd
-    >>> log = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [9, 3, 4], "timestamp": [7, 7, 1]})
-    >>> items, ptr = user_sequences(Interactions.from_frame(log))
-    >>> items.tolist(), ptr.tolist()     # tie at t=7: item 9 (index 2) after item 3 (index 0)
-    ([0, 2, 1], [0, 2, 3])
-    """
-    from coursekit.splits import user_time_order
-
-    if train.has_timestamps:
-        order, _, _ = user_time_order(train)
-    else:
-        order = np.argsort(train.user_index, kind="stable")
-    counts = np.bincount(train.user_index, minlength=train.n_users)
-    return train.item_index[order].astype(np.int64), np.r_[0, np.cumsum(counts)].astype(np.int64)
-
-
-def left_padded_windows(items: np.ndarray, indptr: np.ndarray, users: np.ndarray, ends: np.ndarray,
-                        length: int) -> np.ndarray:
-    r"""Token windows (``len(users)``, ``length``): the ``length`` items of each user before ``ends``.
-
-    Row :math:`r` holds tokens ``items[ends[r] - length : ends[r]] + 1`` restricted to the user's
-    own range, left-padded with 0 (vectorised gather, no loop over users).
-
-    >>> left_padded_windows(np.array([4, 5, 6, 7]), np.array([0, 3, 4]), np.array([0, 1]),
-    ...                     np.array([3, 4]), 3).tolist()
-    [[5, 6, 7], [0, 0, 8]]
-    """
-    pos = ends[:, None] - length + np.arange(length)[None, :]
-    valid = pos >= indptr[users][:, None]
-    tok = items[np.clip(pos, 0, max(len(items) - 1, 0))] + 1 if len(items) else np.zeros(pos.shape, np.int64)
-    return np.where(valid, tok, 0).astype(np.int64)
-
-
-def bert4rec_mask(tokens: np.ndarray, mask_token: int, mask_prob: float, rng: np.random.Generator,
-                  mask_last_prob: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    r"""The masked-item objective's inputs and targets.
-
-    Each non-padding position is masked with probability ``mask_prob`` (every row gets at least
-    one masked position; with probability ``mask_last_prob`` a row masks only its last item, the
-    situation at inference). Masked inputs become ``mask_token``; targets are the hidden tokens
-    there and 0 (ignored) elsewhere.
-
-    >>> inp, tgt = bert4rec_mask(np.array([[0, 5, 6, 7]]), 99, 0.0, np.random.default_rng(0))
-    >>> inp.tolist(), tgt.tolist()      # mask_prob 0: still one masked position, the last item
-    ([[0, 5, 6, 99]], [[0, 0, 0, 7]])
-    """
-    valid = tokens > 0
-    masked = valid & (rng.random(tokens.shape) < mask_prob)
-    only_last = rng.random(tokens.shape[0]) < mask_last_prob
-    masked[only_last] = False
-    masked[:, -1] |= (only_last | ~masked.any(axis=1)) & valid[:, -1]
-    return np.where(masked, mask_token, tokens), np.where(masked, tokens, 0)
-
-
-# ---------------------------------------------------------------------------- the network
-def _build_net(n_tokens: int, n_items: int, dim: int, n_layers: int, n_heads: int, max_len: int,
-               dropout: float, causal: bool):
-    import torch
-    from torch import nn
-    from torch.nn import functional as F
-
-    class Block(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.ln1, self.ln2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
-            self.qkv = nn.Linear(dim, 3 * dim)
-            self.proj = nn.Linear(dim, dim)
-            self.ff1, self.ff2 = nn.Linear(dim, 4 * dim), nn.Linear(4 * dim, dim)
-            self.drop = nn.Dropout(dropout)
-
-        def forward(self, x, allowed):
-            B, L, _ = x.shape
-            q, k, v = self.qkv(self.ln1(x)).view(B, L, 3, n_heads, dim // n_heads).permute(2, 0, 3, 1, 4)
-            a = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed,
-                                               dropout_p=dropout if self.training else 0.0)
-            x = x + self.drop(self.proj(a.transpose(1, 2).reshape(B, L, dim)))
-            return x + self.drop(self.ff2(self.drop(F.gelu(self.ff1(self.ln2(x))))))
-
-    class SeqNet(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.item_emb = nn.Embedding(n_tokens, dim, padding_idx=0)
-            self.pos_emb = nn.Embedding(max_len, dim)
-            self.blocks = nn.ModuleList([Block() for _ in range(n_layers)])
-            self.norm = nn.LayerNorm(dim)
-            self.drop = nn.Dropout(dropout)
-            self.out_bias = nn.Parameter(torch.zeros(n_items))
-            nn.init.normal_(self.item_emb.weight, std=dim ** -0.5)
-            nn.init.normal_(self.pos_emb.weight, std=dim ** -0.5)
-            with torch.no_grad():
-                self.item_emb.weight[0].zero_()
-
-        def attention_mask(self, tokens):
-            L = tokens.shape[1]
-            allowed = (tokens > 0)[:, None, None, :]                           # keys that are items
-            if causal:
-                allowed = allowed & torch.ones(L, L, dtype=torch.bool, device=tokens.device).tril()
-            # a position always sees itself (so padding rows are never empty: no NaN)
-            return allowed | torch.eye(L, dtype=torch.bool, device=tokens.device)
-
-        def forward(self, tokens):
-            L = tokens.shape[1]
-            x = self.item_emb(tokens) + self.pos_emb.weight[max_len - L:][None]
-            x = self.drop(x)
-            allowed = self.attention_mask(tokens)
-            for blk in self.blocks:
-                x = blk(x, allowed)
-            return self.norm(x)                                                  # (B, L, d)
-
-        def logits(self, h):
-            return h @ self.item_emb.weight[1:n_items + 1].T + self.out_bias
-
-    return SeqNet()
-
-
 # ---------------------------------------------------------------------------- shared model code
 class _SequentialBase(Recommender):
+    """What SASRec and BERT4Rec share; capabilities ``similar_items`` (output embeddings) and ``save``."""
+
+    capabilities: ClassVar[frozenset[str]] = frozenset({"similar_items", "save"})
     causal = True
 
     def __init__(self, dim: int = 64, n_layers: int = 2, n_heads: int = 2, max_len: int = 50,
                  dropout: float = 0.2, epochs: int = 50, batch_size: int = 128, lr: float = 1e-3,
                  weight_decay: float = 0.0, sampling: str = "all", device: str = "auto",
-                 num_threads: int | None = None, seed: int = 0):
+                 num_threads: int | None = None, seed: int = 0) -> None:
         self.dim = dim
         self.n_layers = n_layers
         self.n_heads = n_heads
@@ -242,7 +128,7 @@ class _SequentialBase(Recommender):
             raise CourseKitError(f"lr must be > 0, got {self.lr!r}.")
 
     def _make_net(self, n_items: int):
-        return _build_net(self._n_tokens(n_items), n_items, self.dim, self.n_layers, self.n_heads,
+        return build_sequence_net(self._n_tokens(n_items), n_items, self.dim, self.n_layers, self.n_heads,
                           self.max_len, float(self.dropout), self.causal)
 
     # -- fitting
@@ -329,7 +215,7 @@ class _SequentialBase(Recommender):
         if getattr(self, "_net_cache", None) is None:
             import torch
 
-            self._check_fitted()
+            self.check_fitted()
             net = self._make_net(self.n_items)
             state = {k[len(_W):-1].replace("__", "."): torch.from_numpy(np.asarray(v))
                      for k, v in vars(self).items() if k.startswith(_W)}
@@ -346,13 +232,13 @@ class _SequentialBase(Recommender):
 
     def output_embeddings(self) -> tuple[np.ndarray, np.ndarray]:
         """``(E, b)``: item output vectors (n_items, dim) and biases, so that scores are ``E @ h + b``."""
-        self._check_fitted()
+        self.check_fitted()
         E = getattr(self, _W + "item_emb__weight_")[1:self.n_items + 1].astype(np.float64)
         return E, getattr(self, _W + "out_bias_").astype(np.float64)
 
-    def encode_sequence(self, item_index_seq) -> np.ndarray:
+    def encode_sequence(self, item_index_seq: Sequence[int] | np.ndarray) -> np.ndarray:
         """The user state :math:`h` (dim,) after a sequence of internal item indices (oldest first)."""
-        self._check_fitted()
+        self.check_fitted()
         seq = np.asarray(item_index_seq, dtype=np.int64).ravel()
         if seq.size and (seq.min() < 0 or seq.max() >= self.n_items):
             raise CourseKitError(f"item indices must lie in [0, {self.n_items}); map ids with model.items_.index().")
@@ -362,7 +248,7 @@ class _SequentialBase(Recommender):
             tokens[0, -seq.size:] = seq + 1
         return self._hidden(self._context(tokens))[0]
 
-    def score_sequence(self, item_index_seq) -> np.ndarray:
+    def score_sequence(self, item_index_seq: Sequence[int] | np.ndarray) -> np.ndarray:
         """Next-item scores (n_items,) after a sequence of internal item indices (oldest first)."""
         E, b = self.output_embeddings()
         return E @ self.encode_sequence(item_index_seq) + b
@@ -468,7 +354,7 @@ class BERT4Rec(_SequentialBase):
                  dropout: float = 0.2, epochs: int = 50, batch_size: int = 128, lr: float = 1e-3,
                  weight_decay: float = 0.0, sampling: str = "all", mask_prob: float = 0.2,
                  mask_last_prob: float = 0.1, device: str = "auto", num_threads: int | None = None,
-                 seed: int = 0):
+                 seed: int = 0) -> None:
         super().__init__(dim, n_layers, n_heads, max_len, dropout, epochs, batch_size, lr, weight_decay,
                          sampling, device, num_threads, seed)
         self.mask_prob = mask_prob

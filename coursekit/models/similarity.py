@@ -54,8 +54,11 @@ the diagonal is always 0.
 **Top-k pruning** keeps, in each row, the ``k`` largest non-zero similarities (ties at the
 boundary broken by lower column index) and stores them as a sparse CSR matrix.
 
-Everything is computed with sparse matrix products on blocks of rows, so the dense
-intermediate never exceeds ``block_entries`` numbers.
+Everything is computed with sparse matrix products on blocks of rows, so the intermediate
+never exceeds ``block_entries`` numbers. For cosine and Jaccard on positive values (implicit
+feedback, ratings) the blocks stay sparse: only co-rated pairs are computed and ranked
+(:func:`coursekit.models.row_top_k.csr_row_top_k`), with the same operations and the same
+result as the dense blocks.
 
 Example
 -------
@@ -73,7 +76,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from coursekit._validation import CourseKitError, check_choice, check_positive_int
-from coursekit.models.base import top_k
+from coursekit.models.row_top_k import csr_row_top_k, dense_row_top_k
 
 MEASURES = ("cosine", "adjusted_cosine", "pearson", "jaccard")
 #: measures that centre values and can be negative; all-zero on binary (implicit) data
@@ -256,53 +259,81 @@ class ColumnSimilarity:
         return sim
 
     def top_k(self, k: int) -> sp.csr_matrix:
-        """Square CSR matrix: row ``i`` holds the ``k`` largest non-zero similarities of column ``i``."""
+        """Square CSR matrix: row ``i`` holds the ``k`` largest non-zero similarities of column ``i``.
+
+        Cosine and Jaccard on positive values (every implicit and rating matrix) take a sparse
+        path: only the co-rated pairs are computed and ranked (:func:`csr_row_top_k`); other
+        measures rank dense blocks. Both give the same matrix.
+        """
         k = check_positive_int(k, "k")
         n = self.shape[1]
         k_eff = min(k, n)
         step = max(1, self.block_entries // max(n, 1))
+        sparse = self.sparse
         signed = self.measure in CENTRED or (self.V.data.min(initial=0.0) < 0 if hasattr(self, "V") else False)
         rows_out, cols_out, vals_out = [], [], []
         for start in range(0, n, step):
             rows = np.arange(start, min(start + step, n))
-            sim = self.block(rows)
-            if signed:
-                sim[sim == 0] = -np.inf  # no evidence (or self) ranks below any negative similarity
-            r, c, v = _row_top_k(sim, k_eff)
+            if sparse:
+                r, c, v = csr_row_top_k(self.sparse_block(rows), k_eff)
+            else:
+                sim = self.block(rows)
+                if signed:
+                    sim[sim == 0] = -np.inf  # no evidence (or self) ranks below any negative similarity
+                r, c, v = dense_row_top_k(sim, k_eff)
             rows_out.append(rows[r])
             cols_out.append(c)
             vals_out.append(v)
         r, c, v = (np.concatenate(a) if a else np.zeros(0) for a in (rows_out, cols_out, vals_out))
         out = sp.csr_matrix((v.astype(np.float64), (r.astype(np.int64), c.astype(np.int64))), shape=(n, n))
+        out.eliminate_zeros()
         out.sort_indices()
         return out
 
+    @property
+    def sparse(self) -> bool:
+        """Whether :meth:`top_k` takes the sparse path: cosine or Jaccard, every stored value > 0."""
+        if self.measure == "jaccard":
+            return True
+        return self.measure == "cosine" and bool(np.all(self.V.data > 0))
 
-def _row_top_k(sim: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-row ``k`` largest non-zero finite entries, ties at the boundary broken by lower column index.
+    def sparse_block(self, rows: np.ndarray) -> sp.csr_matrix:
+        """:meth:`block` for cosine or Jaccard on positive values, as CSR: only co-rated pairs are stored.
 
-    Returns ``(row, col, value)`` of the kept entries (row-major order). A fast path for
-    :func:`coursekit.models.base.top_k`: one :func:`numpy.partition` finds each row's
-    threshold (the ``k``-th largest value); everything above it is kept, and of the entries
-    equal to it the ones with the lowest column index fill the remaining places.
-    """
-    n, m = sim.shape
-    if k >= m:
-        thr = np.full(n, -np.inf)
-    else:
-        thr = np.partition(sim, m - k, axis=1)[:, m - k]
-    # strictly above the threshold: never keeps -inf, nor 0 (no evidence) when thr is 0
-    r_gt, c_gt = np.nonzero(sim > thr[:, None])
-    n_gt = np.bincount(r_gt, minlength=n)
-    need = np.where(np.isfinite(thr) & (thr != 0), k - n_gt, 0)
-    tied = np.flatnonzero(need > 0)
-    if tied.size:
-        r_eq, c_eq = np.nonzero(sim[tied] == thr[tied, None])
-        first = np.searchsorted(r_eq, np.arange(tied.size))
-        keep = (np.arange(r_eq.size) - first[r_eq]) < need[tied][r_eq]
-        r_gt = np.concatenate([r_gt, tied[r_eq[keep]]])
-        c_gt = np.concatenate([c_gt, c_eq[keep]])
-    return r_gt, c_gt, sim[r_gt, c_gt]
+        Each stored value is computed with the same operations, in the same order, as
+        :meth:`block`; zeros (the diagonal, pairs below ``min_support``) are not stored.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        A = self.P if self.measure == "jaccard" else self.V
+        M = sp.csr_matrix(self._sparse_dot(A, rows))
+        vals, cols, per_row = M.data, M.indices, np.diff(M.indptr)
+        n = None
+        if self.measure == "jaccard":
+            n = vals.copy()
+            vals /= np.repeat(self.counts[rows], per_row) + self.counts[cols] - n  # union >= 1 on co-rated pairs
+        else:
+            if self.shrinkage > 0 or self.min_support > 1:
+                # positive values: V'V and P'P have the same pattern, stored in the same order
+                n = vals.copy() if self.binary else self._sparse_dot(self.P, rows).data
+            inv = np.divide(1.0, self.norms, out=np.zeros_like(self.norms), where=self.norms > 0)
+            vals *= np.repeat(inv[rows], per_row)
+            vals *= inv[cols]
+        if self.shrinkage > 0 or self.min_support > 1:
+            vals[:] = shrink(vals, n, self.shrinkage)
+            if self.min_support > 1:
+                vals[n < self.min_support] = 0.0
+        vals[cols == np.repeat(rows, per_row)] = 0.0
+        M.eliminate_zeros()
+        return M
+
+    def _sparse_dot(self, A: sp.csc_matrix, rows: np.ndarray) -> sp.csr_matrix:
+        """``A[:, rows].T @ A`` as CSR: the co-rated pairs, in an order fixed by the pattern of ``A``."""
+        if not hasattr(self, "_csr_cache"):
+            self._csr_cache = {}
+        right = self._csr_cache.get(id(A))
+        if right is None:
+            right = self._csr_cache[id(A)] = A.tocsr()
+        return A[:, rows].T.tocsr() @ right
 
 
 def similarity_matrix(X, measure: str = "cosine", shrinkage: float = 0.0, min_support: int = 1,

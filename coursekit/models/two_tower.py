@@ -46,20 +46,30 @@ X. Yi et al. Sampling-Bias-Corrected Neural Modeling for Large Corpus Item Recom
 from __future__ import annotations
 
 import math
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from coursekit._validation import CourseKitError, check_choice, check_positive_int, check_seed
-from coursekit.interactions import Interactions
+from coursekit.interactions import Interactions, check_same_universe
 from coursekit.models.base import Recommender
-from coursekit.models.content import _unit_rows, align_item_vectors
+from coursekit.models.content import align_item_vectors, unit_rows
+from coursekit.models.towers import (
+    LiveTextEncoder,
+    amp_dtype,
+    autocast,
+    build_towers,
+    padded_histories,
+    validation_ndcg,
+)
 
 __all__ = ["TwoTower", "in_batch_softmax_loss"]
 
 
-def in_batch_softmax_loss(user, item, temperature: float, item_ids=None, log_q=None):
+def in_batch_softmax_loss(user: Any, item: Any, temperature: float, item_ids: Any = None,
+                          log_q: Any = None) -> Any:
     r"""Mean in-batch softmax loss of :math:`B` positive pairs (torch tensors, rows already unit length).
 
     .. math:: \mathcal L = -\tfrac1B \sum_b \log \operatorname{softmax}_c\!\big(u_b^\top e_c / \tau - \log q_c\big)_b
@@ -85,21 +95,11 @@ def in_batch_softmax_loss(user, item, temperature: float, item_ids=None, log_q=N
     return torch.nn.functional.cross_entropy(logits, target)
 
 
-def _padded_histories(train: Interactions, length: int) -> tuple[np.ndarray, np.ndarray]:
-    """(n_users, length) item indices, most recent first, and the validity mask."""
-    from coursekit.text.items import user_histories
-
-    hist = user_histories(train, max_items=length)
-    lens = np.array([len(h) for h in hist])
-    H = np.zeros((train.n_users, length), dtype=np.int64)
-    mask = np.arange(length)[None, :] < lens[:, None]
-    if lens.sum():
-        H[mask] = np.concatenate(hist)
-    return H, mask
-
-
 class TwoTower(Recommender):
     """Bi-encoder on frozen text vectors + trainable adaptor, in-batch softmax loss (module docstring).
+
+    Capabilities: ``similar_items`` (cosine of the item tower's vectors) and ``save``. A new
+    user's history goes through the user tower with :meth:`user_vector`.
 
     Parameters
     ----------
@@ -141,13 +141,16 @@ class TwoTower(Recommender):
     seed : int
     """
 
-    def __init__(self, item_vectors=None, item_texts=None, dim: int = 64, adaptor: str = "linear",
+    capabilities: ClassVar[frozenset[str]] = frozenset({"similar_items", "save"})
+
+    def __init__(self, item_vectors: Any = None, item_texts: pd.Series | None = None, dim: int = 64,
+                 adaptor: str = "linear",
                  hidden: int = 256, id_embedding: bool = False, user_embedding: bool = False,
                  history_len: int = 50, temperature: float = 0.05, logq_correction: bool = False,
                  epochs: int = 10, batch_size: int = 256, lr: float = 1e-3, weight_decay: float = 0.0,
                  finetune_encoder: bool = False, encoder: str | None = None, encoder_lr: float = 2e-5,
                  max_length: int = 64, device: str = "auto", seed: int = 0, progress: bool = False,
-                 early_stopping: int | None = None):
+                 early_stopping: int | None = None) -> None:
         self.item_vectors = item_vectors
         self.item_texts = item_texts
         self.dim = dim
@@ -201,91 +204,14 @@ class TwoTower(Recommender):
             raise CourseKitError(f"item_texts must be a pandas Series indexed by item_id, got {type(texts).__name__}.")
         return texts.reindex(items.ids).fillna("").astype(str).tolist()
 
-    def _build_net(self, d_in: int, n_users: int, n_items: int):
-        import torch
-        from torch import nn
-
-        dim = self.dim
-
-        class Net(nn.Module):
-            def __init__(self, cfg: TwoTower):
-                super().__init__()
-                if cfg.adaptor == "linear":
-                    self.adaptor = nn.Linear(d_in, dim)
-                else:
-                    self.adaptor = nn.Sequential(nn.Linear(d_in, cfg.hidden), nn.GELU(), nn.Linear(cfg.hidden, dim))
-                self.item_emb = nn.Embedding(n_items, dim) if cfg.id_embedding else None
-                self.user_emb = nn.Embedding(n_users, dim) if cfg.user_embedding else None
-                for emb in (self.item_emb, self.user_emb):
-                    if emb is not None:
-                        nn.init.normal_(emb.weight, std=0.01)
-
-            def items(self, base, idx):
-                out = self.adaptor(base)
-                if self.item_emb is not None:
-                    out = out + self.item_emb(idx)
-                return out
-
-            def users(self, hist_vecs, hist_mask, user_idx):
-                m = hist_mask.unsqueeze(-1).to(hist_vecs.dtype)
-                out = (hist_vecs * m).sum(1) / m.sum(1).clamp(min=1.0)
-                if self.user_emb is not None:
-                    out = out + self.user_emb(user_idx)
-                return out
-
-        torch.manual_seed(self.seed)
-        return Net(self)
-
-    # ------------------------------------------------------------------ encoder (fine-tuning)
-    def _encoder_parts(self):
-        from coursekit.text.encoder import load_encoder_model, load_tokenizer
-
-        net = load_encoder_model(self.encoder, self._dev)
-        return net, load_tokenizer(self.encoder)
-
-    def _encode_live(self, texts: list[str], enc, tok):
-        from coursekit.text.encoder import mean_pool
-
-        batch = tok(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
-        batch = {k: v.to(self._dev) for k, v in batch.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
-        hidden = enc(**batch).last_hidden_state
-        return mean_pool(hidden.float(), batch["attention_mask"])
-
-    def _encode_all(self, texts: list[str], enc, tok, batch: int = 64) -> np.ndarray:
-        import torch
-
-        was_training = enc.training
-        enc.eval()
-        out = []
-        with torch.inference_mode(), self._autocast():
-            for s in range(0, len(texts), batch):
-                out.append(self._encode_live(texts[s:s + batch], enc, tok).float().cpu().numpy())
-        enc.train(was_training)
-        return np.concatenate(out).astype(np.float32)
-
-    def _amp_dtype(self):
-        """bfloat16 where the GPU supports it (no loss scaling needed), else float16."""
-        import torch
-
-        if self._dev.startswith("cuda") and torch.cuda.is_bf16_supported():
-            return torch.bfloat16
-        return torch.float16
-
-    def _autocast(self):
-        import torch
-
-        return torch.autocast("cuda", dtype=self._amp_dtype(), enabled=self._dev.startswith("cuda"))
-
     # ------------------------------------------------------------------ fitting
     def fit(self, train: Interactions, valid: Interactions | None = None) -> TwoTower:
         """Fit on ``train``; with ``valid`` (same id universe, cut from the training data) the validation
         NDCG@10 is recorded per epoch (:attr:`valid_history_`) and ``early_stopping`` can use it."""
         if valid is not None:
-            from coursekit.evaluation import check_same_universe
-
             if not isinstance(valid, Interactions):
                 raise CourseKitError(f"valid must be coursekit Interactions (or None), got {type(valid).__name__}.")
-            check_same_universe(train, valid)
+            check_same_universe(train, valid, names=("train", "valid"))
             if self.finetune_encoder:
                 raise CourseKitError("validation during training (valid=...) is not supported with "
                                      "finetune_encoder=True; fit without valid, or with finetune_encoder=False.")
@@ -308,10 +234,9 @@ class TwoTower(Recommender):
 
         self._check_params()
         # a batch of the adaptor-only model is a few small matrix products (the item tower runs on the
-        # batch's distinct items only): one thread is faster, and much faster on a busy 2-core machine
+        # batch's distinct items only): starting threads costs more than the work, much more on a busy machine
         small = self.batch_size * self.history_len * self.dim < 4_000_000 and not self.finetune_encoder
         if pick_device(self.device) == "cpu" and small:
-            # tiny matrices: starting threads costs more than the work (much more on a busy machine)
             before = torch.get_num_threads()
             torch.set_num_threads(1)
             try:
@@ -322,18 +247,18 @@ class TwoTower(Recommender):
 
     def _fit_impl(self, train: Interactions) -> None:
         import torch
+        from tqdm.auto import tqdm
 
         from coursekit.env import pick_device
 
-        self._dev = pick_device(self.device)
+        self._dev = dev = pick_device(self.device)
         n_users, n_items = train.n_users, train.n_items
-        enc = tok = None
-        texts = None
+        live, texts = None, None
         if self.finetune_encoder:
             texts = self._aligned_texts(train.items)
             torch.manual_seed(self.seed)
-            enc, tok = self._encoder_parts()
-            base_np = self._encode_all(texts, enc, tok)
+            live = LiveTextEncoder(self.encoder, dev, self.max_length)
+            base_np = live.encode_all(texts)
         elif self.item_vectors is not None:
             base_np, _ = align_item_vectors(self.item_vectors, train.items)
         else:
@@ -341,18 +266,18 @@ class TwoTower(Recommender):
 
             base_np = TextEncoder(self.encoder, device=self.device, max_length=self.max_length,
                                   progress=self.progress).encode(self._aligned_texts(train.items))
-        H_np, M_np = _padded_histories(train, self.history_len)
-        seen = train.matrix()
-        pu, pi = seen.nonzero()
+        H_np, M_np = padded_histories(train, self.history_len)
+        pu, pi = train.matrix().nonzero()
         if len(pu) == 0:
             raise CourseKitError("no training pairs.")
-        net = self._build_net(base_np.shape[1], n_users, n_items).to(self._dev)
+        net = build_towers(base_np.shape[1], n_users, n_items, dim=self.dim, adaptor=self.adaptor,
+                           hidden=self.hidden, id_embedding=self.id_embedding, user_embedding=self.user_embedding,
+                           seed=self.seed).to(dev)
         params = [{"params": net.parameters(), "lr": self.lr}]
-        if enc is not None:
-            enc.train()
-            params.append({"params": enc.parameters(), "lr": self.encoder_lr})
+        if live is not None:
+            live.net.train()
+            params.append({"params": live.net.parameters(), "lr": self.encoder_lr})
         opt = torch.optim.AdamW(params, weight_decay=self.weight_decay)
-        dev = self._dev
         base = torch.as_tensor(base_np, device=dev)
         H, M = torch.as_tensor(H_np, device=dev), torch.as_tensor(M_np, device=dev)
         pu_t, pi_t = torch.as_tensor(pu, device=dev), torch.as_tensor(pi, device=dev)
@@ -362,15 +287,12 @@ class TwoTower(Recommender):
             log_q_all = torch.as_tensor(np.log(np.maximum(freq, 1e-12)), dtype=torch.float32, device=dev)
         gen = torch.Generator().manual_seed(self.seed)
         # float16 autocast needs loss scaling; bfloat16 and the CPU do not (then the scaler passes through)
-        scaler = torch.amp.GradScaler("cuda", enabled=dev.startswith("cuda") and self._amp_dtype() == torch.float16)
-        history = []
-        valid = getattr(self, "_valid", None)
+        scaler = torch.amp.GradScaler("cuda", enabled=dev.startswith("cuda") and amp_dtype(dev) == torch.float16)
+        history, valid = [], getattr(self, "_valid", None)
         valid_history, best_state, self.best_epoch_ = [], None, self.epochs
-        from tqdm.auto import tqdm
-
         for epoch in tqdm(range(self.epochs), desc="two-tower", unit="epoch", disable=not self.progress):
-            if enc is not None and epoch > 0:  # refresh the history vectors with the current encoder
-                base = torch.as_tensor(self._encode_all(texts, enc, tok), device=dev)
+            if live is not None and epoch > 0:  # refresh the history vectors with the current encoder
+                base = torch.as_tensor(live.encode_all(texts), device=dev)
             net.train()
             perm = torch.randperm(len(pu), generator=gen).to(dev)
             total, n_batches = 0.0, 0
@@ -379,13 +301,13 @@ class TwoTower(Recommender):
                 if len(b) < 2:
                     continue
                 u, i = pu_t[b], pi_t[b]
-                with self._autocast():
-                    loss = self._batch_loss(net, base, H, M, u, i, log_q_all, enc, tok, texts)
+                with autocast(dev):
+                    loss = self._batch_loss(net, base, H, M, u, i, log_q_all, live, texts)
                 opt.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
-                if enc is not None:
+                if live is not None:
                     scaler.unscale_(opt)
-                    torch.nn.utils.clip_grad_norm_(list(net.parameters()) + list(enc.parameters()), 1.0)
+                    torch.nn.utils.clip_grad_norm_(list(net.parameters()) + list(live.net.parameters()), 1.0)
                 scaler.step(opt)
                 scaler.update()
                 total += float(loss.detach())
@@ -394,7 +316,8 @@ class TwoTower(Recommender):
             if not math.isfinite(history[-1]):
                 raise FloatingPointError("two-tower loss is not finite; lower lr or raise temperature.")
             if valid is not None:
-                valid_history.append(self._valid_ndcg(net, base_np, H_np, M_np, train, valid))
+                valid_history.append(validation_ndcg(self._tower_scores(net, base_np, H_np, M_np), train, valid))
+                net.train()
                 if valid_history[-1] >= max(valid_history):
                     self.best_epoch_ = epoch + 1
                     best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
@@ -404,13 +327,15 @@ class TwoTower(Recommender):
         self.valid_history_ = np.asarray(valid_history, dtype=np.float64)
         if self.early_stopping is not None and best_state is not None:
             net.load_state_dict(best_state)
-        if enc is not None:
-            base_np = self._encode_all(texts, enc, tok)
-            self._encoder, self._tokenizer = enc.eval(), tok
+        if live is not None:
+            base_np = live.encode_all(texts)
+            live.net.eval()
+        self._live_encoder = live
         self.item_vectors_ = base_np.astype(np.float32)
         self._finish(net, H_np, M_np)
 
-    def _batch_loss(self, net, base, H, M, u, i, log_q_all, enc, tok, texts):
+    def _batch_loss(self, net: Any, base: Any, H: Any, M: Any, u: Any, i: Any, log_q_all: Any,
+                    live: LiveTextEncoder | None, texts: list[str] | None) -> Any:
         import torch
 
         h, m = H[u], M[u] & (H[u] != i[:, None])
@@ -419,8 +344,8 @@ class TwoTower(Recommender):
         uniq, inv = torch.unique(torch.cat([h.reshape(-1), i]), return_inverse=True)
         emb = net.items(base[uniq], uniq)
         hv = emb[inv[:n_hist]].view(*h.shape, -1)
-        if enc is not None:
-            pos = net.items(self._encode_live([texts[j] for j in i.tolist()], enc, tok), i)
+        if live is not None:
+            pos = net.items(live.encode([texts[j] for j in i.tolist()]), i)
         else:
             pos = emb[inv[n_hist:]]
         e = torch.nn.functional.normalize(pos.float(), dim=-1)
@@ -428,12 +353,9 @@ class TwoTower(Recommender):
         log_q = log_q_all[i] if log_q_all is not None else None
         return in_batch_softmax_loss(q, e, self.temperature, item_ids=i, log_q=log_q)
 
-    def _valid_ndcg(self, net, base_np: np.ndarray, H_np: np.ndarray, M_np: np.ndarray, train: Interactions,
-                    valid: Interactions) -> float:
-        """Mean NDCG@10 on ``valid`` of the towers as they are now (training items excluded)."""
+    def _tower_scores(self, net: Any, base_np: np.ndarray, H_np: np.ndarray, M_np: np.ndarray) -> np.ndarray:
+        """Cosine scores (n_users, n_items) of the towers as they are now (eval mode)."""
         import torch
-
-        from coursekit.evaluation import evaluate_per_user
 
         net.eval()
         with torch.inference_mode():
@@ -441,11 +363,9 @@ class TwoTower(Recommender):
             emb = net.items(torch.as_tensor(base_np, device=self._dev), idx).float()
             q = net.users(emb[torch.as_tensor(H_np, device=self._dev)], torch.as_tensor(M_np, device=self._dev),
                           torch.arange(H_np.shape[0], device=self._dev)).float()
-            scores = (_unit_rows(q.cpu().numpy()) @ _unit_rows(emb.cpu().numpy()).T).astype(np.float64)
-        net.train()
-        return float(evaluate_per_user(scores, train, valid, "ndcg", 10).mean())
+            return (unit_rows(q.cpu().numpy()) @ unit_rows(emb.cpu().numpy()).T).astype(np.float64)
 
-    def _finish(self, net, H_np: np.ndarray, M_np: np.ndarray) -> None:
+    def _finish(self, net: Any, H_np: np.ndarray, M_np: np.ndarray) -> None:
         """Towers evaluated for every item and user, weights copied to numpy attributes."""
         import torch
 
@@ -457,8 +377,8 @@ class TwoTower(Recommender):
             hv = emb[torch.as_tensor(H_np, device=self._dev)]
             users = torch.arange(H_np.shape[0], device=self._dev)
             q = net.users(hv, torch.as_tensor(M_np, device=self._dev), users).float()
-            self.user_factors_ = _unit_rows(q.cpu().numpy().astype(np.float32))
-        self.item_factors_ = _unit_rows(self.item_embeddings_)
+            self.user_factors_ = unit_rows(q.cpu().numpy().astype(np.float32))
+        self.item_factors_ = unit_rows(self.item_embeddings_)
         for name, tensor in net.state_dict().items():
             setattr(self, "tower_" + name.replace(".", "__") + "_", tensor.detach().float().cpu().numpy())
 
@@ -469,17 +389,16 @@ class TwoTower(Recommender):
     def _item_vectors(self) -> np.ndarray:
         return self.item_factors_
 
-    def user_vector(self, item_ids) -> np.ndarray:
+    def user_vector(self, item_ids: Any) -> np.ndarray:
         """The user tower for a new history (item ids, no user embedding): unit vector, no refit."""
-        self._check_fitted()
+        self.check_fitted()
         idx = self.items_.index(item_ids)
         if idx.size == 0:
             return np.zeros(self.item_factors_.shape[1], dtype=np.float32)
-        return _unit_rows(self.item_embeddings_[idx].mean(axis=0, keepdims=True))[0]
+        return unit_rows(self.item_embeddings_[idx].mean(axis=0, keepdims=True))[0]
 
-    def save_encoder(self, folder) -> None:
+    def save_encoder(self, folder: str | Path) -> None:
         """Write the fine-tuned text encoder and its tokenizer (``save_pretrained``, safetensors)."""
-        if getattr(self, "_encoder", None) is None:
+        if getattr(self, "_live_encoder", None) is None:
             raise CourseKitError("no fine-tuned encoder in memory: fit with finetune_encoder=True first.")
-        self._encoder.save_pretrained(str(folder))  # safetensors by default
-        self._tokenizer.save_pretrained(str(folder))
+        self._live_encoder.save(str(folder))

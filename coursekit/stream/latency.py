@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -26,7 +27,7 @@ __all__ = ["measure_latency", "single_threaded"]
 
 
 @contextlib.contextmanager
-def single_threaded():
+def single_threaded() -> Iterator[None]:
     """Limit BLAS/OpenMP (via ``threadpoolctl`` if installed) and torch (if imported) to one thread."""
     import sys
 

@@ -11,8 +11,8 @@ For every streamed event :math:`e = (u, i, t)`, in time order:
 
 Averaging over a sliding window of events gives curves that show how quality moves over
 time; comparing an online updater with a model trained once on the warm-up
-(:class:`~coursekit.stream.online.FrozenModel`) and one retrained periodically
-(:class:`~coursekit.stream.online.PeriodicRetrain`) shows what real-time updates buy.
+(:class:`~coursekit.stream.baselines.FrozenModel`) and one retrained periodically
+(:class:`~coursekit.stream.baselines.PeriodicRetrain`) shows what real-time updates buy.
 
 Repeats (an item the user already touched) cannot be hit while seen items are excluded,
 so by default they are not scored (``skip_repeats=True``; they still update the state).
@@ -22,7 +22,7 @@ Example
 >>> import numpy as np, pandas as pd
 >>> from coursekit.interactions import Interactions
 >>> from coursekit.stream.replay import Replay
->>> from coursekit.stream.online import RecencyPopularity
+>>> from coursekit.stream.baselines import RecencyPopularity
 >>> log = pd.DataFrame({"user_id": [1, 2, 3, 4], "item_id": [7, 7, 8, 7], "timestamp": [1, 2, 3, 4]})
 >>> res = prequential(RecencyPopularity(half_life=10.0), Replay(Interactions.from_frame(log), warmup=0.5), k=1)
 >>> res[["user", "item", "hit"]].values.tolist()    # user 4 is shown item 7, the most popular: a hit
@@ -118,7 +118,8 @@ def prequential(recommender: OnlineRecommender, replay: Replay, k: int = 10, max
     return out
 
 
-def sliding_mean(result: pd.DataFrame, window: int = 1000, metrics=("hit", "ndcg")) -> pd.DataFrame:
+def sliding_mean(result: pd.DataFrame, window: int = 1000,
+                 metrics: tuple[str, ...] = ("hit", "ndcg")) -> pd.DataFrame:
     r"""Mean of each metric over the last ``window`` *scored* events, at every scored event.
 
     .. math:: \bar m_n = \frac{1}{w} \sum_{e = n - w + 1}^{n} m_e
@@ -139,7 +140,7 @@ def sliding_mean(result: pd.DataFrame, window: int = 1000, metrics=("hit", "ndcg
 
 
 def compare_prequential(recommenders: dict[str, OnlineRecommender], replay: Replay, k: int = 10,
-                        max_events: int | None = None, **kwargs) -> pd.DataFrame:
+                        max_events: int | None = None, **kwargs: bool) -> pd.DataFrame:
     """Run :func:`prequential` for each named recommender over the same replay; rows tagged ``method``."""
     parts = []
     for name, rec in recommenders.items():

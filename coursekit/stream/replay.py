@@ -6,8 +6,9 @@ about an event is shown before its timestamp.
 
 **Order and ties.** Events are sorted by ``(timestamp, item_id, row)``: among events with
 the same timestamp, the one with the larger ``item_id`` counts as later, the rule of
-:func:`coursekit.splits.user_time_order` (so a user's replayed events come in exactly the
-order ``leave_last_out`` assumes). For the time line of all users together the sort is
+:func:`coursekit.interactions.time_order` and :func:`~coursekit.interactions.user_time_order`
+(so a user's replayed events come in exactly the order ``leave_last_out`` assumes). For the
+time line of all users together the sort is
 
 .. math:: e_1 \prec e_2 \iff (t_1, i_1, r_1) <_{\text{lex}} (t_2, i_2, r_2).
 
@@ -41,25 +42,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from coursekit._validation import CourseKitError, check_positive_int
-from coursekit.interactions import RATING, Interactions
+from coursekit.interactions import RATING, IdMap, Interactions, time_order
 
-__all__ = ["Event", "EventBatch", "Replay", "time_order"]
-
-
-def time_order(inter: Interactions) -> np.ndarray:
-    """Row order of ``inter`` by ``(timestamp, item_id, row)`` (the course's tie rule).
-
-    >>> import pandas as pd
-    >>> log = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [9, 3, 4], "timestamp": [7, 7, 1]})
-    >>> time_order(Interactions.from_frame(log)).tolist()
-    [2, 1, 0]
-    """
-    if not isinstance(inter, Interactions):
-        raise CourseKitError(f"expected coursekit Interactions, got {type(inter).__name__}.")
-    if not inter.has_timestamps:
-        raise CourseKitError("replaying needs a 'timestamp' column; these interactions have none.")
-    ts = inter.timestamps
-    return np.lexsort((np.arange(len(inter)), inter.item_index, ts))
+__all__ = ["Event", "EventBatch", "Replay"]
 
 
 @dataclass(frozen=True)
@@ -85,6 +70,7 @@ class EventBatch:
 
     @property
     def released_at(self) -> int:
+        """Time of the batch's last event: when a consumer may act on it."""
         return int(self.timestamp[-1])
 
     def __len__(self) -> int:
@@ -143,11 +129,13 @@ class Replay:
 
     # ------------------------------------------------------------------ parts
     @property
-    def users(self):
+    def users(self) -> IdMap:
+        """The users of ``inter`` (internal index <-> external id)."""
         return self.inter.users
 
     @property
-    def items(self):
+    def items(self) -> IdMap:
+        """The items of ``inter`` (internal index <-> external id)."""
         return self.inter.items
 
     @property

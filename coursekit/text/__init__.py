@@ -1,47 +1,38 @@
-"""Text side of coursekit: item texts, a BERT-style text encoder with an embedding cache.
+"""Text side of coursekit: item texts, a BERT-style text encoder with an embedding cache, the cross-encoder.
 
 Importing :mod:`coursekit.text` is cheap: torch and transformers are imported only when a
-model is actually loaded. The public names are loaded on first use:
+model is actually loaded. The public names are loaded on first use (:func:`coursekit._lazy.attach`):
 
 * :mod:`coursekit.text.items`: ``movielens_item_text``, ``shop_item_text``, ``item_texts``,
-  ``history_text``, ``user_histories``;
+  ``align_item_texts``, ``history_text``, ``user_histories``;
 * :mod:`coursekit.text.encoder`: ``resolve_model``, ``TextEncoder``, ``load_tokenizer``,
-  ``load_encoder_model``, ``mean_pool``, ``DEFAULT_MODEL``, ``quiet_loading``.
+  ``load_encoder_model``, ``mean_pool``, ``DEFAULT_MODEL``, ``make_tiny_bert``, ``quiet_loading``;
+* :mod:`coursekit.text.cross_encoder`: ``CrossEncoder`` (trained by :mod:`coursekit.finetune`).
 
->>> import sys, coursekit.text
->>> "transformers" in sys.modules and "torch" in sys.modules  # doctest: +SKIP
-False
+(``tests/test_text.py`` checks in a fresh interpreter that ``import coursekit.text`` loads
+neither torch nor transformers.)
+
+>>> from coursekit.text import history_text
+>>> history_text(["red scarf", "blue hat"], max_words=10)
+'red scarf | blue hat'
 """
 from __future__ import annotations
 
-import importlib
 import warnings
+
+from coursekit._lazy import attach
 
 # transformers and huggingface_hub import ``tqdm.auto``; in a Jupyter kernel without ipywidgets that
 # import warns "IProgress not found" (a TqdmWarning) although plain-text bars work. The course's
 # progress bars are off or plain, so the warning is only noise in the lessons.
 warnings.filterwarnings("ignore", message="IProgress not found")
 
-_LAZY = {
-    "movielens_item_text": "coursekit.text.items",
-    "shop_item_text": "coursekit.text.items",
-    "item_texts": "coursekit.text.items",
-    "history_text": "coursekit.text.items",
-    "user_histories": "coursekit.text.items",
-    "resolve_model": "coursekit.text.encoder",
-    "TextEncoder": "coursekit.text.encoder",
-    "load_tokenizer": "coursekit.text.encoder",
-    "load_encoder_model": "coursekit.text.encoder",
-    "mean_pool": "coursekit.text.encoder",
-    "DEFAULT_MODEL": "coursekit.text.encoder",
-    "make_tiny_bert": "coursekit.text.encoder",
-    "quiet_loading": "coursekit.text.encoder",
-}
-
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'coursekit.text' has no attribute {name!r}")
+_ITEMS = "coursekit.text.items"
+_ENCODER = "coursekit.text.encoder"
+__getattr__, __dir__, __all__ = attach(__name__, {
+    "movielens_item_text": _ITEMS, "shop_item_text": _ITEMS, "item_texts": _ITEMS, "align_item_texts": _ITEMS,
+    "history_text": _ITEMS, "user_histories": _ITEMS,
+    "resolve_model": _ENCODER, "TextEncoder": _ENCODER, "load_tokenizer": _ENCODER, "load_encoder_model": _ENCODER,
+    "mean_pool": _ENCODER, "DEFAULT_MODEL": _ENCODER, "make_tiny_bert": _ENCODER, "quiet_loading": _ENCODER,
+    "CrossEncoder": "coursekit.text.cross_encoder",
+}, submodules=("items", "encoder", "cross_encoder"))

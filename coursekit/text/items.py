@@ -24,16 +24,17 @@ truncation of a cross-encoder's input ``[CLS] history [SEP] candidate [SEP]``.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from coursekit._validation import CourseKitError, check_columns, check_positive_int
-from coursekit.interactions import Interactions
+from coursekit.interactions import IdMap, Interactions, user_time_order
 
-__all__ = ["movielens_item_text", "shop_item_text", "item_texts", "user_histories", "history_text"]
+__all__ = ["movielens_item_text", "shop_item_text", "item_texts", "align_item_texts", "user_histories",
+           "history_text"]
 
 
 def _as_list(value: Any) -> list[str]:
@@ -93,7 +94,7 @@ def shop_item_text(items: pd.DataFrame, include_title: bool = True) -> pd.Series
                      name="text", dtype=object)
 
 
-def item_texts(dataset, include_tags: bool = False) -> pd.Series:
+def item_texts(dataset: Any, include_tags: bool = False) -> pd.Series:
     """The item texts of a coursekit :class:`~coursekit.datasets.Dataset` (MovieLens or shop layout)."""
     items = dataset.items if hasattr(dataset, "items") else dataset
     if "genres" in items.columns:
@@ -103,26 +104,55 @@ def item_texts(dataset, include_tags: bool = False) -> pd.Series:
     return shop_item_text(items)
 
 
+def align_item_texts(items: IdMap, texts: Mapping[int, str] | pd.Series | pd.DataFrame) -> np.ndarray:
+    """Texts aligned with the item universe: ``out[j]`` is the text of item id ``items.ids[j]``.
+
+    ``texts`` may be a mapping ``{item_id: text}``, a pandas Series indexed by item id (as
+    :func:`item_texts` returns) or a DataFrame with ``item_id`` and ``text``. Every item of the
+    universe needs a text.
+
+    >>> align_item_texts(IdMap.from_ids([3, 1]), {1: "one", 3: "three", 9: "unused"}).tolist()
+    ['one', 'three']
+    """
+    if isinstance(texts, pd.DataFrame):
+        if not {"item_id", "text"} <= set(texts.columns):
+            raise CourseKitError(f"an item-text table needs columns item_id and text, got {list(texts.columns)}.")
+        texts = pd.Series(texts["text"].to_numpy(), index=texts["item_id"].to_numpy())
+    elif not isinstance(texts, pd.Series):
+        if not hasattr(texts, "items"):
+            raise CourseKitError(f"item texts must be a dict, a Series indexed by item_id or a DataFrame, "
+                                 f"got {type(texts).__name__}.")
+        texts = pd.Series(dict(texts))
+    if texts.index.has_duplicates:
+        raise CourseKitError("item texts have duplicate item ids; give one text per item.")
+    found = texts.reindex(items.ids)
+    missing = items.ids[found.isna().to_numpy()]
+    if missing.size:
+        raise CourseKitError(f"no text for item id(s) {missing[:10].tolist()}{' ...' if missing.size > 10 else ''} "
+                             f"({missing.size} of {len(items)}); pass a text for every item of the universe "
+                             "(e.g. coursekit.text.items.item_texts(dataset)).")
+    return found.astype(str).to_numpy(dtype=object)
+
+
 def user_histories(train: Interactions, min_rating: float | None = None,
                    max_items: int | None = None) -> list[np.ndarray]:
     r"""Per user index, the distinct item indices of the training events, **most recent first**.
 
     An item seen several times counts at its latest event. With ``min_rating``, only events
     rated at least that are kept ("liked" items; unrated events are dropped). ``max_items``
-    keeps the most recent ones. Vectorised: one lexicographic sort of all events.
+    keeps the most recent ones. Time order and ties as :func:`coursekit.interactions.user_time_order`.
 
     >>> log = pd.DataFrame({"user_id": [1, 1, 1], "item_id": [5, 6, 5], "timestamp": [1, 2, 3]})
     >>> [h.tolist() for h in user_histories(Interactions.from_frame(log))]
     [[0, 1]]
     """
-    keep = np.ones(len(train), dtype=bool)
+    sub = train
     if min_rating is not None:
         r = train.ratings
-        keep = ~np.isnan(r) & (r >= min_rating)
-    u, i = train.user_index[keep], train.item_index[keep]
-    t = train.timestamps[keep] if train.has_timestamps else np.arange(len(train))[keep]
-    order = np.lexsort((-i, -t, u))  # by user, newest first, ties by item index
-    u, i = u[order], i[order]
+        sub = train.subset(~np.isnan(r) & (r >= min_rating))
+    order, position, count = user_time_order(sub, missing="row")  # by user, oldest first (the tie rule)
+    newest_first = order[np.arange(len(order)) - 2 * position + count - 1]  # each user's block reversed
+    u, i = sub.user_index[newest_first], sub.item_index[newest_first]
     key = u * np.int64(train.n_items) + i
     _, first = np.unique(key, return_index=True)  # the first (= newest) event of each (u, i)
     first = np.sort(first)
@@ -135,7 +165,7 @@ def user_histories(train: Interactions, min_rating: float | None = None,
     return hist
 
 
-def history_text(texts: Sequence[str], tokenizer=None, max_tokens: int | None = None,
+def history_text(texts: Sequence[str], tokenizer: Any = None, max_tokens: int | None = None,
                  max_chars: int | None = None, max_words: int | None = None, sep: str = " | ") -> str:
     r"""Join item texts (given **most recent first**) until a budget is reached.
 

@@ -11,17 +11,20 @@ really interacts with in the held-out period. The recipe:
    Platt scaling :math:`g(s) = \sigma(a s + b)` (a one-feature logistic regression,
    :class:`sklearn.linear_model.LogisticRegression`), isotonic regression (the best
    non-decreasing step function, :class:`sklearn.isotonic.IsotonicRegression`), or, for a logit
-   such as a cross-encoder's output, temperature scaling :math:`g(z) = \sigma(z / T)`.
+   such as a cross-encoder's output, temperature scaling :math:`g(z) = \sigma(z / T)`
+   (:mod:`coursekit.trust.calibrators`).
 3. **Measure on other users** (held out): the expected calibration error
    (:func:`expected_calibration_error`) before and after, and the reliability diagram
    (:func:`reliability_table`, :func:`coursekit.trust.plots.plot_reliability`).
 
-"Before" needs some map from scores to :math:`[0, 1]`: :class:`MinMaxScaling` is the naive one
-(the score's position between the smallest and largest calibration score), and for logits the
-plain sigmoid (:class:`TemperatureScaling` with :math:`T = 1`, ``fit=False``).
+"Before" needs some map from scores to :math:`[0, 1]`: :class:`~coursekit.trust.calibrators.MinMaxScaling`
+is the naive one (the score's position between the smallest and largest calibration score), and for
+logits the plain sigmoid (:class:`~coursekit.trust.calibrators.TemperatureScaling` with :math:`T = 1`,
+``fit=False``).
 
 Example
 -------
+>>> from coursekit.trust.calibrators import MinMaxScaling, PlattScaling
 >>> rng = np.random.default_rng(0)
 >>> s = rng.normal(size=4000)
 >>> y = rng.random(4000) < 1 / (1 + np.exp(-(2 * s - 3)))     # true P(hit | s) = sigma(2 s - 3)
@@ -32,15 +35,22 @@ True
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from coursekit._validation import CourseKitError, check_choice, check_positive_int
-from coursekit.interactions import Interactions
+from coursekit.interactions import Interactions, check_same_universe
+from coursekit.trust.calibrators import make_calibrator
+
+if TYPE_CHECKING:
+    from coursekit.models.base import Recommender
 
 __all__ = ["hit_pairs", "split_users", "expected_calibration_error", "reliability_table", "brier_score",
-           "MinMaxScaling", "PlattScaling", "IsotonicCalibration", "TemperatureScaling", "make_calibrator",
-           "CALIBRATORS", "calibration_report", "ece_change"]
+           "calibration_report", "ece_change"]
 
 STRATEGIES = ("uniform", "quantile")
 
@@ -61,24 +71,9 @@ def _check_prob_labels(prob, labels) -> tuple[np.ndarray, np.ndarray]:
     return p, y
 
 
-def _check_scores_labels(scores, labels=None) -> tuple[np.ndarray, np.ndarray | None]:
-    s = np.asarray(scores, dtype=np.float64).ravel()
-    if not np.isfinite(s).all():
-        raise CourseKitError("scores must be finite (drop padding entries with score -inf first).")
-    if labels is None:
-        return s, None
-    y = np.asarray(labels, dtype=np.float64).ravel()
-    if y.shape != s.shape:
-        raise CourseKitError(f"scores and labels must have the same length, got {s.size} and {y.size}.")
-    if not np.isin(y, (0.0, 1.0)).all():
-        raise CourseKitError("labels must be 0 (miss) or 1 (hit).")
-    if s.size == 0:
-        raise CourseKitError("cannot fit a calibrator on zero pairs.")
-    return s, y
-
-
 # ---------------------------------------------------------------------------- pairs
-def hit_pairs(model, train: Interactions, test: Interactions, n: int = 50, users=None) -> pd.DataFrame:
+def hit_pairs(model: Recommender, train: Interactions, test: Interactions, n: int = 50,
+              users: ArrayLike | None = None) -> pd.DataFrame:
     r"""(score, hit) pairs from a fitted model's top-``n`` lists, one row per listed item.
 
     For each user :math:`u` (internal index) in ``users`` -- default: every user with training events
@@ -103,7 +98,7 @@ def hit_pairs(model, train: Interactions, test: Interactions, n: int = 50, users
     >>> hit_pairs(MostPopular().fit(train), train, test, n=2)[["user", "item", "hit"]].values.tolist()
     [[0, 1, 1], [0, 2, 0]]
     """
-    from coursekit.evaluation import check_same_universe, relevance_matrix
+    from coursekit.evaluation import relevance_matrix
 
     n = check_positive_int(n, "n")
     check_same_universe(train, test)
@@ -120,7 +115,7 @@ def hit_pairs(model, train: Interactions, test: Interactions, n: int = 50, users
     return pd.DataFrame({"user": u, "rank": rank[keep], "item": i, "score": val[keep], "hit": hit.astype(np.int64)})
 
 
-def split_users(users, frac: float = 0.5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def split_users(users: ArrayLike, frac: float = 0.5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Split ``users`` at random into a calibration group (``frac``) and a held-out group (the rest).
 
     >>> a, b = split_users(np.arange(10), 0.3, seed=1)
@@ -145,7 +140,7 @@ def _bins(p: np.ndarray, n_bins: int, strategy: str) -> np.ndarray:
     return b
 
 
-def reliability_table(prob, labels, n_bins: int = 10, strategy: str = "uniform") -> pd.DataFrame:
+def reliability_table(prob: ArrayLike, labels: ArrayLike, n_bins: int = 10, strategy: str = "uniform") -> pd.DataFrame:
     r"""Per bin of predicted probability: how many pairs, their mean prediction and their hit rate.
 
     ``strategy="uniform"``: equal-width bins :math:`B_b = [b/B, (b+1)/B)` (the last one closed);
@@ -179,7 +174,8 @@ def reliability_table(prob, labels, n_bins: int = 10, strategy: str = "uniform")
                          "hit_rate": rate[keep], "lower": lower[keep], "upper": upper[keep]})
 
 
-def expected_calibration_error(prob, labels, n_bins: int = 10, strategy: str = "uniform") -> float:
+def expected_calibration_error(prob: ArrayLike, labels: ArrayLike, n_bins: int = 10,
+                               strategy: str = "uniform") -> float:
     r"""Expected calibration error: the size-weighted mean gap between confidence and hit rate.
 
     With the pairs grouped into bins :math:`B_1, \dots, B_M` of predicted probability (equal width
@@ -203,8 +199,8 @@ def expected_calibration_error(prob, labels, n_bins: int = 10, strategy: str = "
     return float((t["count"] * (t["hit_rate"] - t["mean_prob"]).abs()).sum() / t["count"].sum())
 
 
-def ece_change(prob_before, prob_after, labels, n_bins: int = 10, strategy: str = "uniform",
-               n_boot: int = 200, seed: int = 0) -> tuple[float, float]:
+def ece_change(prob_before: ArrayLike, prob_after: ArrayLike, labels: ArrayLike, n_bins: int = 10,
+               strategy: str = "uniform", n_boot: int = 200, seed: int = 0) -> tuple[float, float]:
     r"""ECE after minus ECE before, on the same held-out pairs, with a paired bootstrap standard error.
 
     ECE is one number per set of pairs, not a per-pair value, so its uncertainty comes from
@@ -226,7 +222,8 @@ def ece_change(prob_before, prob_after, labels, n_bins: int = 10, strategy: str 
     pa, y = _check_prob_labels(prob_before, labels)
     pb, _ = _check_prob_labels(prob_after, labels)
     if pa.shape != pb.shape:
-        raise CourseKitError(f"prob_before and prob_after must score the same pairs, got {pa.size} and {pb.size} values.")
+        raise CourseKitError(f"prob_before and prob_after must score the same pairs, got {pa.size} and {pb.size} "
+                             "values.")
     n_boot = check_positive_int(n_boot, "n_boot")
     diff = expected_calibration_error(pb, y, n_bins, strategy) - expected_calibration_error(pa, y, n_bins, strategy)
     if y.size < 2:
@@ -240,7 +237,7 @@ def ece_change(prob_before, prob_after, labels, n_bins: int = 10, strategy: str 
     return float(diff), float(boot.std(ddof=1))
 
 
-def brier_score(prob, labels) -> float:
+def brier_score(prob: ArrayLike, labels: ArrayLike) -> float:
     r"""Mean squared error of the probabilities, :math:`\frac1n \sum_j (p_j - y_j)^2` (lower is better).
 
     >>> brier_score([1.0, 0.5], [1, 0])
@@ -250,140 +247,8 @@ def brier_score(prob, labels) -> float:
     return float(np.mean((p - y) ** 2))
 
 
-# ---------------------------------------------------------------------------- calibrators
-class _Calibrator:
-    """Interface: ``fit(scores, labels) -> self``, ``predict(scores) -> probabilities``."""
-
-    def fit(self, scores, labels) -> _Calibrator:
-        s, y = _check_scores_labels(scores, labels)
-        self._fit(s, y)
-        self.fitted_ = True
-        return self
-
-    def predict(self, scores) -> np.ndarray:
-        if not getattr(self, "fitted_", False):
-            raise CourseKitError(f"{type(self).__name__} is not fitted yet: call .fit(scores, labels) first.")
-        s, _ = _check_scores_labels(scores)
-        return np.clip(self._predict(s), 0.0, 1.0)
-
-    def _fit(self, s: np.ndarray, y: np.ndarray) -> None:
-        raise NotImplementedError
-
-    def _predict(self, s: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
-
-
-class MinMaxScaling(_Calibrator):
-    r"""The naive "score as probability": :math:`p = \mathrm{clip}((s - s_{min}) / (s_{max} - s_{min}), 0, 1)`.
-
-    :math:`s_{min}, s_{max}` are the smallest and largest calibration scores; labels are ignored.
-    This is the uncalibrated baseline ("before").
-
-    >>> MinMaxScaling().fit([1.0, 3.0], [0, 1]).predict([2.0, 5.0]).tolist()
-    [0.5, 1.0]
-    """
-
-    def _fit(self, s, y):
-        self.low_, self.high_ = float(s.min()), float(s.max())
-
-    def _predict(self, s):
-        span = self.high_ - self.low_
-        return (s - self.low_) / span if span > 0 else np.full(s.shape, 0.5)
-
-
-class PlattScaling(_Calibrator):
-    r"""Platt scaling: :math:`p = \sigma(a s + b)`, fitted by logistic regression on the score.
-
-    :math:`(a, b)` minimise the log loss on the calibration pairs (scikit-learn's
-    ``LogisticRegression`` with a negligible L2 penalty, ``C=1e6``). Monotone, two parameters:
-    cannot over-fit, but can only bend the scores along a sigmoid.
-
-    >>> PlattScaling().fit([0, 0, 1, 1], [0, 1, 1, 1]).predict([0.0, 1.0]).round(2).tolist()
-    [0.5, 1.0]
-    """
-
-    def _fit(self, s, y):
-        from sklearn.linear_model import LogisticRegression
-
-        if y.min() == y.max():
-            raise CourseKitError("Platt scaling needs both hits and misses among the calibration pairs.")
-        self.center_, self.scale_ = float(s.mean()), float(s.std()) or 1.0
-        lr = LogisticRegression(C=1e6, max_iter=1000).fit(((s - self.center_) / self.scale_)[:, None], y)
-        self.a_ = float(lr.coef_[0, 0]) / self.scale_
-        self.b_ = float(lr.intercept_[0]) - self.a_ * self.center_
-
-    def _predict(self, s):
-        return 1.0 / (1.0 + np.exp(-(self.a_ * s + self.b_)))
-
-
-class IsotonicCalibration(_Calibrator):
-    r"""Isotonic regression: the non-decreasing step function :math:`g` minimising :math:`\sum_j (g(s_j) - y_j)^2`.
-
-    (Zadrozny & Elkan 2002; scikit-learn's ``IsotonicRegression``, pool-adjacent-violators.) Scores
-    outside the calibration range are clipped to it. Flexible: needs more pairs than Platt.
-
-    >>> IsotonicCalibration().fit([1, 2, 3, 4], [0, 1, 0, 1]).predict([1, 2.5, 4]).tolist()
-    [0.0, 0.5, 1.0]
-    """
-
-    def _fit(self, s, y):
-        from sklearn.isotonic import IsotonicRegression
-
-        self.iso_ = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(s, y)
-
-    def _predict(self, s):
-        return self.iso_.predict(s)
-
-
-class TemperatureScaling(_Calibrator):
-    r"""Temperature scaling of a logit: :math:`p = \sigma(z / T)`, one parameter :math:`T > 0`.
-
-    :math:`T` minimises the log loss :math:`-\frac1n\sum_j [y_j \log p_j + (1-y_j)\log(1-p_j)]` on the
-    calibration pairs (bounded scalar search over :math:`\log T \in [-5, 5]`; Guo et al. 2017).
-    :math:`T > 1` softens over-confident logits. It only rescales: it cannot move the 0.5 point, so a
-    model trained on balanced positives/negatives but used where hits are rare keeps part of its
-    bias (Platt's extra offset :math:`b` can fix that). ``fit=False`` gives the plain sigmoid
-    (:math:`T = 1`), the "before" for logits.
-
-    >>> round(TemperatureScaling().fit([4.0, 4.0, -4.0, -4.0], [1, 0, 0, 1]).temperature_, 0) >= 100
-    True
-    """
-
-    def __init__(self, fit: bool = True):
-        self.do_fit = fit
-
-    def _fit(self, s, y):
-        from scipy.optimize import minimize_scalar
-
-        if not self.do_fit:
-            self.temperature_ = 1.0
-            return
-
-        def nll(log_t: float) -> float:
-            z = s / np.exp(log_t)
-            return float(np.mean(np.logaddexp(0.0, z) - y * z))   # -log sigma(z) for y=1, -log(1-sigma) for 0
-
-        self.temperature_ = float(np.exp(minimize_scalar(nll, bounds=(-5.0, 5.0), method="bounded").x))
-
-    def _predict(self, s):
-        return 1.0 / (1.0 + np.exp(-s / self.temperature_))
-
-
-CALIBRATORS = {"minmax": MinMaxScaling, "platt": PlattScaling, "isotonic": IsotonicCalibration,
-               "temperature": TemperatureScaling, "sigmoid": lambda: TemperatureScaling(fit=False)}
-
-
-def make_calibrator(kind: str) -> _Calibrator:
-    """A new calibrator by name: ``"minmax"`` (naive), ``"platt"``, ``"isotonic"``, ``"temperature"``, ``"sigmoid"``."""
-    check_choice(kind, "kind", list(CALIBRATORS))
-    return CALIBRATORS[kind]()
-
-
 # ---------------------------------------------------------------------------- report
-def calibration_report(pairs: pd.DataFrame, methods=("minmax", "platt", "isotonic"), frac: float = 0.5,
+def calibration_report(pairs: pd.DataFrame, methods: Sequence[str] = ("minmax", "platt", "isotonic"), frac: float = 0.5,
                        seed: int = 0, n_bins: int = 10) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     r"""Fit each calibrator on the calibration users' pairs, measure on the held-out users' pairs.
 

@@ -1,11 +1,12 @@
 r"""Feedback: "not interested" applied through the real-time updater, effective at once.
 
-:class:`NotInterested` wraps an online recommender of :mod:`coursekit.stream.online` and adds
+:class:`NotInterested` wraps an online recommender of :mod:`coursekit.stream` and adds
 :meth:`~NotInterested.dismiss`. A dismissal does two things, both before the next request:
 
 1. **Hide** the item from this user for good (its score becomes :math:`-\infty`).
 2. **Push the user's state away from it**, so that *similar* items drop too, with the negative
-   counterpart of the updater's own positive update:
+   counterpart of the updater's own positive update (:meth:`OnlineRecommender.push_away
+   <coursekit.stream.OnlineRecommender.push_away>`, documented with each updater):
 
    * :class:`~coursekit.stream.DecayedProfile` (sums :math:`S_u, W_u`, profile :math:`p_u = S_u/W_u`):
      a negative event of weight :math:`w`,
@@ -26,7 +27,7 @@ r"""Feedback: "not interested" applied through the real-time updater, effective 
      :math:`\Delta s_{uj} = -\frac{w\,(y_j^\top A_u^{-1} y_i)(y_i^\top x_u)}{1 + w\, y_i^\top A_u^{-1} y_i}`:
      items similar to :math:`i` (in the :math:`A_u^{-1}` metric) drop when :math:`i` was scored high.
 
-Other updaters can still hide items (``push=False``).
+Updaters without a negative update (``supports_push_away`` false) can still hide items (``push=False``).
 
 Example
 -------
@@ -52,7 +53,7 @@ import pandas as pd
 
 from coursekit._validation import CourseKitError, check_positive_int
 from coursekit.interactions import Interactions
-from coursekit.stream.online import DecayedProfile, FoldInUpdater, OnlineRecommender
+from coursekit.stream import OnlineRecommender
 
 __all__ = ["NotInterested", "dismissal_effect"]
 
@@ -81,21 +82,18 @@ class NotInterested(OnlineRecommender):
         if not isinstance(self.updater, OnlineRecommender):
             raise CourseKitError(f"NotInterested wraps an OnlineRecommender (coursekit.stream), "
                                  f"got {type(self.updater).__name__}.")
-        if self.push and not self._supports_push():
+        if self.push and not self.updater.supports_push_away:
+            what = type(self.updater).__name__
+            if hasattr(self.updater, "model"):
+                what += f"({type(self.updater.model).__name__})"
             raise CourseKitError(f"pushing away is defined for DecayedProfile and FoldInUpdater(IALS), not "
-                                 f"{type(self.updater).__name__}; use NotInterested(..., push=False) to only hide items.")
+                                 f"{what}; use NotInterested(..., push=False) to only hide items.")
         if self.weight is not None and not float(self.weight) >= 0:
             raise CourseKitError(f"weight must be >= 0, got {self.weight!r}.")
         self.updater.initialize(train)
-        if isinstance(self.updater, FoldInUpdater) and self.updater._kind != "ials" and self.push:
-            raise CourseKitError("FoldInUpdater of a BiasedMF (explicit ratings) has no 'not interested' update; "
-                                 "use push=False, or an IALS model.")
         self._blocked: dict[int, list[int]] = {}
 
-    def _supports_push(self) -> bool:
-        return isinstance(self.updater, (DecayedProfile, FoldInUpdater))
-
-    def _update(self, u: int, i: int, t: float, value) -> None:
+    def _update(self, u: int, i: int, t: float, value: float | None) -> None:
         self.updater.update_index(u, i, t, value)
 
     def score_index(self, u: int) -> np.ndarray:
@@ -105,7 +103,7 @@ class NotInterested(OnlineRecommender):
         return s
 
     # ------------------------------------------------------------------ the button
-    def dismiss(self, user, item) -> None:
+    def dismiss(self, user: int, item: int) -> None:
         """User ``user`` is not interested in ``item`` (external ids): effective for the next request."""
         self._check_ready()
         self.dismiss_index(int(self.users_.index([user])[0]), int(self.items_.index([item])[0]))
@@ -114,44 +112,24 @@ class NotInterested(OnlineRecommender):
         """:meth:`dismiss` for internal indices."""
         self._blocked.setdefault(u, []).append(i)
         if self.push:
-            self._push_away(u, i)
+            self.updater.push_away_index(u, i, self.weight)
 
-    def dismissed(self, user) -> np.ndarray:
+    def dismissed(self, user: int) -> np.ndarray:
         """External ids of the items ``user`` dismissed, in order."""
         self._check_ready()
         return self.items_.ids[np.asarray(self._blocked.get(int(self.users_.index([user])[0]), []), dtype=np.int64)]
 
-    def _push_away(self, u: int, i: int) -> None:
-        up = self.updater
-        if isinstance(up, DecayedProfile):
-            w = 1.0 if self.weight is None else float(self.weight)
-            if up._W[u] > 0:                      # a user without events has no profile to move
-                up._S[u] -= w * up._V[i]
-            return
-        w = float(up.model.alpha) if self.weight is None else float(self.weight)
-        if u not in up._A:
-            up._start(u)
-        y = up._Y[i]
-        up._A[u] += w * np.outer(y, y)
-        up._X[u] = np.linalg.solve(up._A[u], up._b[u])
-
-    def item_vectors(self) -> np.ndarray:
-        """The item vectors the updater scores with (``DecayedProfile``: possibly normalised; iALS: factors)."""
-        self._check_ready()
-        up = self.updater
-        if isinstance(up, DecayedProfile):
-            return up._V
-        if isinstance(up, FoldInUpdater):
-            return up._Y
-        raise CourseKitError(f"{type(up).__name__} exposes no item vectors.")
+    def _vectors(self) -> np.ndarray:
+        return self.updater.scoring_vectors()
 
 
-def dismissal_effect(rec: NotInterested, user, item=None, k: int = 10, n_similar: int = 5) -> dict:
+def dismissal_effect(rec: NotInterested, user: int, item: int | None = None, k: int = 10,
+                     n_similar: int = 5) -> dict:
     r"""Press "not interested" once and report how the list changes (a demo for the lesson).
 
     Dismisses ``item`` (default: the user's current top-1) and compares, before and after: the top-``k``
     lists; the score drop :math:`s^{before}_j - s^{after}_j` of the ``n_similar`` items most similar to
-    the dismissed one (cosine of :meth:`NotInterested.item_vectors`, unseen items only) against the mean
+    the dismissed one (cosine of the updater's ``scoring_vectors()``, unseen items only) against the mean
     drop of every other unseen item.
 
     Returns
@@ -171,7 +149,7 @@ def dismissal_effect(rec: NotInterested, user, item=None, k: int = 10, n_similar
     rec.dismiss_index(u, i)
     after, _ = rec.recommend(user, k)
     s1 = rec.score_index(u)
-    V = rec.item_vectors()
+    V = rec.scoring_vectors()
     norms = np.linalg.norm(V, axis=1)
     sim = V @ V[i] / np.where(norms > 0, norms, 1.0) / max(norms[i], 1e-12)
     candidates = np.ones(rec.n_items, bool)

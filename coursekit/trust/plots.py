@@ -1,28 +1,25 @@
 """Plots of the trust signals: reliability diagram, accuracy / diversity trade-off (matplotlib, imported lazily)."""
 from __future__ import annotations
 
-import pandas as pd
+from typing import Any
 
+import pandas as pd
+from numpy.typing import ArrayLike
+
+from coursekit.plotting import get_axes
 from coursekit.trust.calibration import expected_calibration_error, reliability_table
 
 __all__ = ["plot_reliability", "plot_tradeoff"]
 
 
-def _axes(ax=None, figsize=(5, 4.5)):
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=figsize)
-    return ax
-
-
-def plot_reliability(probs: dict, labels, n_bins: int = 10, strategy: str = "uniform", ax=None, title: str = ""):
+def plot_reliability(probs: dict, labels: ArrayLike, n_bins: int = 10, strategy: str = "uniform", ax: Any = None,
+                     title: str = "") -> Any:
     """Reliability diagram: hit rate against mean predicted probability per bin, one line per method.
 
     ``probs`` maps a method name to its probabilities (aligned with ``labels``); the legend gives each
     method's ECE. The diagonal is perfect calibration; marker area grows with the bin's size.
     """
-    ax = _axes(ax)
+    ax = get_axes(ax, (5, 4.5))
     ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="perfectly calibrated")
     for name, p in probs.items():
         t = reliability_table(p, labels, n_bins, strategy)
@@ -39,9 +36,9 @@ def plot_reliability(probs: dict, labels, n_bins: int = 10, strategy: str = "uni
     return ax
 
 
-def plot_tradeoff(table: pd.DataFrame, x: str = "ild", y: str = "ndcg", ax=None, title: str = ""):
+def plot_tradeoff(table: pd.DataFrame, x: str = "ild", y: str = "ndcg", ax: Any = None, title: str = "") -> Any:
     """Accuracy against diversity over the lambda sweep (:func:`coursekit.trust.diversity_sweep`), knee marked."""
-    ax = _axes(ax)
+    ax = get_axes(ax, (5, 4.5))
     ax.plot(table[x], table[y], marker="o")
     for _, row in table.iterrows():
         ax.annotate(f"λ={row['lam']:.1f}", (row[x], row[y]), textcoords="offset points", xytext=(4, 4), fontsize=7)

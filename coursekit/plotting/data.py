@@ -1,9 +1,4 @@
-r"""Plotting helpers for lessons 00 (data) and 01 (evaluation).
-
-Every ``plot_*`` function draws on a matplotlib ``Axes`` (created when ``ax`` is None) and
-returns it, so a lesson can place several in one figure. matplotlib is imported inside the
-functions (``import coursekit`` stays fast) and nothing here needs a display: the functions
-work under the ``Agg`` backend that the tests and CI use.
+r"""Plots that describe an interaction log: popularity's long tail, ratings, activity over time, matrix fill.
 
 The one computation here that a plot annotates is :func:`top_share`, the share of all
 interactions that goes to the most popular fraction :math:`f` of the items:
@@ -18,38 +13,24 @@ with :math:`c_{(1)} \ge c_{(2)} \ge \dots` the item interaction counts sorted de
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from coursekit._validation import CourseKitError
+from coursekit._validation import CourseKitError, check_fraction, check_positive_int
+from coursekit.plotting.style import get_axes
 
-__all__ = ["use_course_style", "top_share", "plot_long_tail", "plot_rating_histogram",
-           "plot_activity_over_time", "plot_interaction_density", "plot_metric_bars",
-           "events_per_period", "integer_log_bins"]
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+    from matplotlib.axes import Axes
+    from numpy.typing import ArrayLike
 
-
-def use_course_style() -> None:
-    """Set a few matplotlib defaults shared by the lessons (figure size, grid, font sizes)."""
-    import matplotlib as mpl
-
-    mpl.rcParams.update({
-        "figure.figsize": (7, 4), "figure.dpi": 100, "axes.grid": True, "grid.alpha": 0.3,
-        "axes.spines.top": False, "axes.spines.right": False, "axes.titlesize": 11,
-        "axes.labelsize": 10, "legend.fontsize": 8, "xtick.labelsize": 9, "ytick.labelsize": 9,
-    })
+__all__ = ["top_share", "plot_long_tail", "plot_rating_histogram", "events_per_period", "plot_activity_over_time",
+           "integer_log_bins", "plot_interaction_density"]
 
 
-def _axes(ax=None, figsize=(6, 4)):
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=figsize)
-    return ax
-
-
-def _counts(item_counts) -> np.ndarray:
+def _counts(item_counts: ArrayLike) -> np.ndarray:
     c = np.asarray(item_counts, dtype=np.float64)
     if c.ndim != 1 or c.size == 0:
         raise CourseKitError(f"item_counts must be a non-empty 1-D array (one count per item), got shape {c.shape}; "
@@ -59,7 +40,7 @@ def _counts(item_counts) -> np.ndarray:
     return c
 
 
-def top_share(item_counts, frac: float = 0.1) -> float:
+def top_share(item_counts: ArrayLike, frac: float = 0.1) -> float:
     r"""Share of all interactions that fall on the top ``frac`` most popular items (formula in the module docstring).
 
     The number of items is :math:`\lceil f\,|I| \rceil` (at least one). Items without
@@ -69,21 +50,21 @@ def top_share(item_counts, frac: float = 0.1) -> float:
     1.0
     """
     c = _counts(item_counts)
-    if not 0 < frac <= 1:
-        raise CourseKitError(f"frac must be in (0, 1], got {frac!r}.")
+    frac = check_fraction(frac, "frac", allow_one=True)
     if c.sum() == 0:
         raise CourseKitError("item_counts sum to 0: there are no interactions to share.")
     n_top = max(1, math.ceil(frac * c.size - 1e-9))
     return float(np.sort(c)[::-1][:n_top].sum() / c.sum())
 
 
-def plot_long_tail(item_counts, ax=None, frac: float = 0.1, title: str = "", logy: bool = True):
+def plot_long_tail(item_counts: ArrayLike, ax: Axes | None = None, frac: float = 0.1, title: str = "",
+                   logy: bool = True) -> Axes:
     """Item interaction counts sorted descending (the long tail), with the top ``frac`` of items shaded.
 
     The legend states :func:`top_share` for ``frac``. Returns the Axes (one line: the curve).
     """
     c = np.sort(_counts(item_counts))[::-1]
-    ax = _axes(ax)
+    ax = get_axes(ax)
     rank = np.arange(1, c.size + 1)
     ax.plot(rank, c, color="tab:blue", lw=1.5, label="interactions per item")
     n_top = max(1, math.ceil(frac * c.size - 1e-9))
@@ -98,14 +79,14 @@ def plot_long_tail(item_counts, ax=None, frac: float = 0.1, title: str = "", log
     return ax
 
 
-def plot_rating_histogram(ratings, ax=None, title: str = ""):
+def plot_rating_histogram(ratings: ArrayLike, ax: Axes | None = None, title: str = "") -> Axes:
     """Bar chart of how often each rating value occurs (NaN = no rating, left out). One bar per value."""
     r = np.asarray(ratings, dtype=np.float64)
     r = r[~np.isnan(r)]
     if r.size == 0:
         raise CourseKitError("no ratings to plot (all NaN): this data set or subset has implicit feedback only.")
     values, counts = np.unique(r, return_counts=True)
-    ax = _axes(ax)
+    ax = get_axes(ax)
     width = 0.8 * (np.min(np.diff(values)) if values.size > 1 else 1.0)
     ax.bar(values, counts, width=width, color="tab:blue")
     ax.set_xticks(values, [f"{v:g}" for v in values])
@@ -118,7 +99,8 @@ def plot_rating_histogram(ratings, ax=None, title: str = ""):
 _PERIOD_NAMES = {"D": "day", "W": "week", "M": "month", "Q": "quarter", "Y": "year"}
 
 
-def events_per_period(timestamps, groups=None, freq: str = "W", complete_only: bool = False) -> pd.DataFrame:
+def events_per_period(timestamps: ArrayLike, groups: ArrayLike | None = None, freq: str = "W",
+                      complete_only: bool = False) -> pd.DataFrame:
     """Number of events per calendar period (rows: period start, columns: groups; empty periods are 0).
 
     Parameters
@@ -176,8 +158,8 @@ def events_per_period(timestamps, groups=None, freq: str = "W", complete_only: b
     return table
 
 
-def plot_activity_over_time(timestamps, groups=None, freq: str = "W", ax=None, title: str = "",
-                            complete_only: bool = False):
+def plot_activity_over_time(timestamps: ArrayLike, groups: ArrayLike | None = None, freq: str = "W",
+                            ax: Axes | None = None, title: str = "", complete_only: bool = False) -> Axes:
     """Number of events per period (``freq``: a pandas period alias, "D", "W", "M", "Y").
 
     ``timestamps`` are seconds since the epoch; ``groups`` (optional, one label per event)
@@ -186,7 +168,7 @@ def plot_activity_over_time(timestamps, groups=None, freq: str = "W", ax=None, t
     dip. Returns the Axes (one line per group).
     """
     table = events_per_period(timestamps, groups=groups, freq=freq, complete_only=complete_only)
-    ax = _axes(ax, (8, 3.5))
+    ax = get_axes(ax, (8, 3.5))
     for name in table.columns:
         ax.plot(table.index, table[name], lw=1.2, label=str(name))
     ax.set_xlabel("period start" + (" (complete periods only)" if table.attrs["dropped"] else ""))
@@ -225,14 +207,14 @@ def integer_log_bins(max_value: int, n_bins: int = 40) -> np.ndarray:
     """
     if isinstance(max_value, bool) or not float(max_value) >= 1 or not float(max_value).is_integer():
         raise CourseKitError(f"max_value must be an integer >= 1 (the largest count), got {max_value!r}.")
-    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
-        raise CourseKitError(f"n_bins must be a positive integer, got {n_bins!r}.")
+    n_bins = check_positive_int(n_bins, "n_bins")
     top = int(max_value)
     points = np.unique(np.round(np.logspace(0, np.log10(top), int(n_bins) + 1)))
     return np.concatenate([points - 0.5, [top + 0.5]]) if top > 1 else np.array([0.5, 1.5])
 
 
-def plot_interaction_density(matrix, bins: int = 50, ax=None, title: str = ""):
+def plot_interaction_density(matrix: ArrayLike | sp.spmatrix, bins: int = 50, ax: Axes | None = None,
+                             title: str = "") -> Axes:
     r"""Fill rate of the user-item matrix, users sorted by activity and items by popularity.
 
     The sorted matrix is cut into ``bins`` x ``bins`` blocks; each pixel shows the share of the
@@ -258,7 +240,7 @@ def plot_interaction_density(matrix, bins: int = 50, ax=None, title: str = ""):
     cells = np.outer(np.diff(np.floor(u_edges)), np.diff(np.floor(i_edges)))
     with np.errstate(invalid="ignore", divide="ignore"):
         fill = np.where(cells > 0, filled / cells, np.nan)
-    ax = _axes(ax, (5, 4))
+    ax = get_axes(ax, (5, 4))
     positive = fill[fill > 0]
     norm = mcolors.LogNorm(vmin=max(positive.min(), 1e-4), vmax=1.0) if positive.size else None
     im = ax.imshow(np.where(fill > 0, fill, np.nan), aspect="auto", cmap="viridis", norm=norm,
@@ -268,35 +250,4 @@ def plot_interaction_density(matrix, bins: int = 50, ax=None, title: str = ""):
     ax.grid(False)
     ax.set_title(title or f"Matrix fill rate (density {b.nnz / (n_users * n_items):.2%})")
     ax.figure.colorbar(im, ax=ax, label="share of cells filled")
-    return ax
-
-
-def plot_metric_bars(table: pd.DataFrame, ax=None, title: str = "", ylabel: str = "",
-                     logy: bool = False, fmt: str | None = "{:.3f}", columns: Sequence[str] | None = None):
-    """Grouped bars: one group per row of ``table`` (its index labels the groups), one bar per column.
-
-    For example ``table`` = models x {"full ranking", "sampled"} of NDCG@10. NaN cells draw no bar.
-    ``fmt`` writes each value above its bar (None: no labels). Returns the Axes (one container per column).
-    """
-    if not isinstance(table, pd.DataFrame) or table.empty:
-        raise CourseKitError("table must be a non-empty DataFrame: rows = groups (x axis), columns = bars.")
-    cols = list(columns) if columns is not None else list(table.columns)
-    values = table[cols].to_numpy(dtype=np.float64)
-    n_rows, n_cols = values.shape
-    ax = _axes(ax, (max(5, 1.1 * n_rows * max(n_cols, 1) ** 0.5 + 2), 3.8))
-    width = 0.8 / n_cols
-    x = np.arange(n_rows)
-    for j, col in enumerate(cols):
-        bars = ax.bar(x - 0.4 + width * (j + 0.5), np.nan_to_num(values[:, j], nan=0.0), width, label=str(col))
-        if fmt:
-            labels = ["" if np.isnan(v) else fmt.format(v) for v in values[:, j]]
-            ax.bar_label(bars, labels=labels, fontsize=7, padding=1)
-    ax.set_xticks(x, [str(i) for i in table.index], rotation=0 if n_rows <= 6 else 30,
-                  ha="center" if n_rows <= 6 else "right")
-    if logy:
-        ax.set_yscale("log")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    if n_cols > 1:
-        ax.legend()
     return ax

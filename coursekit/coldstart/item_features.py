@@ -18,12 +18,19 @@ predicts it much better, which a cold-start evaluation would then wrongly credit
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from coursekit._validation import CourseKitError
 
-__all__ = ["tfidf_item_vectors", "encoder_item_vectors", "popularity_probe", "standardize"]
+__all__ = ["ItemVectors", "tfidf_item_vectors", "encoder_item_vectors", "popularity_probe", "popularity_probe_errors",
+           "standardize"]
+
+#: content vectors of items: a DataFrame indexed by item_id, or a pair (item ids, array of rows)
+ItemVectors = pd.DataFrame | tuple[ArrayLike, ArrayLike]
 
 
 def tfidf_item_vectors(texts: pd.Series, max_features: int = 4096, min_df: int = 2,
@@ -44,7 +51,7 @@ def tfidf_item_vectors(texts: pd.Series, max_features: int = 4096, min_df: int =
     return pd.DataFrame(m.toarray().astype(np.float32), index=texts.index.to_numpy())
 
 
-def encoder_item_vectors(texts: pd.Series, encoder=None, **encoder_kwargs) -> pd.DataFrame:
+def encoder_item_vectors(texts: pd.Series, encoder: Any = None, **encoder_kwargs: Any) -> pd.DataFrame:
     """Item vectors from a :class:`coursekit.text.TextEncoder` (cached on disk), indexed by item id."""
     from coursekit.text import TextEncoder
 
@@ -63,7 +70,8 @@ def standardize(x: np.ndarray) -> np.ndarray:
     return np.divide(x - mu, sd, out=np.zeros_like(x), where=sd > 0)
 
 
-def popularity_probe(vectors, popularity, folds: int = 5, alpha: float = 10.0, seed: int = 0) -> float:
+def popularity_probe(vectors: ArrayLike, popularity: ArrayLike, folds: int = 5, alpha: float = 10.0,
+                     seed: int = 0) -> float:
     r"""Cross-validated :math:`R^2` of a ridge regression from item vectors to :math:`\log(1 + n_i)`.
 
     Parameters
@@ -83,7 +91,8 @@ def popularity_probe(vectors, popularity, folds: int = 5, alpha: float = 10.0, s
     return float(1.0 - np.sum(err) / np.sum((y - y.mean()) ** 2))
 
 
-def popularity_probe_errors(vectors, popularity, folds: int = 5, alpha: float = 10.0, seed: int = 0) -> np.ndarray:
+def popularity_probe_errors(vectors: ArrayLike, popularity: ArrayLike, folds: int = 5, alpha: float = 10.0,
+                            seed: int = 0) -> np.ndarray:
     r"""Per-item squared cross-validated errors of the ridge probe of :func:`popularity_probe`.
 
     :math:`e_i = (\log(1 + n_i) - \hat y_i)^2` with :math:`\hat y_i` predicted by a model that did

@@ -1,0 +1,282 @@
+r"""Maximal Marginal Relevance (MMR) re-ranking, as a function and as a recommender.
+
+A top-``k`` list ranked by relevance alone is often ``k`` near-copies of one thing. MMR
+(Carbonell & Goldstein 1998) builds the list greedily from ``N`` candidates: at each step it takes
+
+.. math::
+
+    i^\star = \arg\max_{i \in C \setminus S} \Bigl[\, \lambda\, \tilde r_{ui}
+              - (1 - \lambda) \max_{j \in S} \operatorname{sim}(i, j) \Bigr]
+
+where :math:`S` is what is already chosen (the max over an empty :math:`S` is 0),
+:math:`\tilde r_{ui} \in [0, 1]` the base model's score min-max scaled over the user's
+candidates (so that :math:`\lambda` means the same for every model and user) and
+:math:`\operatorname{sim}(i, j) = \cos(v_i, v_j)` the cosine of item vectors (factors of the
+model, genre or attribute indicators, text embeddings, or the item's column of the user-item
+matrix: *co-occurrence* cosine, the similarity of ItemKNN). :math:`\lambda = 1` is the base
+ranking; smaller :math:`\lambda` trades relevance for variety.
+
+* :func:`mmr_rerank` -- the greedy rule over ``(items, scores)`` candidate lists, vectorised over
+  users (one greedy step is one batched product for every user at once).
+* :class:`MMRReranker` -- the same as a coursekit ``Recommender`` wrapping a base model, so
+  :func:`coursekit.evaluate`, ``recommend`` and the contract suite apply unchanged.
+
+The accuracy / diversity trade-off over :math:`\lambda` is measured in
+:mod:`coursekit.trust.diversity` (``diversity_sweep``).
+
+Example
+-------
+>>> V = np.array([[1.0, 0.0], [1.0, 0.01], [0.0, 1.0]])      # items 0 and 1 are near-twins
+>>> items, _ = mmr_rerank(np.array([[0, 1, 2]]), np.array([[3.0, 2.9, 1.0]]), V, k=2, lam=0.5)
+>>> items.tolist()                                           # 2 replaces the twin 1
+[[0, 2]]
+"""
+from __future__ import annotations
+
+import json
+from os import PathLike
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from coursekit._validation import CourseKitError, check_positive_int
+from coursekit.interactions import Interactions
+from coursekit.models.base import Recommender, clone
+from coursekit.models.ranking import PAD_ID, top_k
+
+__all__ = ["MMRReranker", "mmr_rerank", "unit_vectors", "cooccurrence_vectors"]
+
+
+def _check_lam(lam) -> float:
+    try:
+        lam = float(lam)
+    except (TypeError, ValueError):
+        raise CourseKitError(f"lam must be a number in [0, 1], got {lam!r}.") from None
+    if not 0.0 <= lam <= 1.0:
+        raise CourseKitError(f"lam must be in [0, 1] (1 = relevance only, 0 = diversity only), got {lam}.")
+    return lam
+
+
+def unit_vectors(vectors: ArrayLike) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero), as float64.
+
+    >>> unit_vectors(np.array([[3.0, 4.0], [0.0, 0.0]])).tolist()
+    [[0.6, 0.8], [0.0, 0.0]]
+    """
+    V = np.asarray(vectors, dtype=np.float64)
+    if V.ndim != 2:
+        raise CourseKitError(f"item vectors must be 2-D (n_items, dim), got shape {V.shape}.")
+    norms = np.linalg.norm(V, axis=1, keepdims=True)
+    return V / np.where(norms > 0, norms, 1.0)
+
+
+def cooccurrence_vectors(train: Interactions) -> np.ndarray:
+    r"""Item vectors whose cosine is the co-occurrence cosine :math:`|U_i \cap U_j| / \sqrt{|U_i||U_j|}`.
+
+    Row :math:`i` is item :math:`i`'s column of the binary user-item matrix (dense, ``(n_items, n_users)``;
+    fine for the course's data sets, whose matrices have a few million cells).
+    """
+    return np.asarray(train.matrix("binary", dtype=np.float64).T.toarray())
+
+
+def _scaled_relevance(scores: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Scores min-max scaled to [0, 1] per row over the valid entries (all 1 when a row is constant)."""
+    lo = np.where(valid, scores, np.inf).min(axis=1, keepdims=True)
+    hi = np.where(valid, scores, -np.inf).max(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore"):
+        span = hi - lo
+        out = np.where(span > 0, (scores - lo) / np.where(span > 0, span, 1.0), 1.0)
+    return np.where(valid, out, 0.0)
+
+
+def mmr_rerank(items: ArrayLike, scores: ArrayLike, item_vectors: ArrayLike, k: int = 10, lam: float = 0.5,
+               batch_entries: int = 4_000_000) -> tuple[np.ndarray, np.ndarray]:
+    r"""Greedy MMR over each user's candidate list (see the module docstring for the rule).
+
+    Parameters
+    ----------
+    items : int array (n_users, N)
+        Candidate item indices per user, best first by the base model; ``-1`` = padding.
+    scores : array (n_users, N)
+        The base model's scores of the candidates (ignored where ``items`` is ``-1``).
+    item_vectors : array (n_items, d)
+        Item representation; similarity is their cosine.
+    k : int
+        Length of the re-ranked list (at most ``N``).
+    lam : float
+        :math:`\lambda \in [0, 1]`.
+    batch_entries : int
+        Users are processed in blocks so that the gathered ``(users, N, d)`` vectors stay below this size.
+
+    Returns
+    -------
+    items, objective : arrays (n_users, min(k, N))
+        The re-ranked item indices (``-1`` where a user has fewer candidates) and the MMR objective
+        at the step each was chosen (``-inf`` for padding). Ties go to the better base rank.
+        Costs :math:`O(n\,k\,N\,d)`.
+
+    >>> V = np.eye(3)
+    >>> mmr_rerank(np.array([[2, 0, -1]]), np.array([[5.0, 1.0, -np.inf]]), V, k=3, lam=1.0)[0].tolist()
+    [[2, 0, -1]]
+    """
+    items = np.asarray(items, dtype=np.int64)
+    scores = np.asarray(scores, dtype=np.float64)
+    if items.ndim != 2 or items.shape != scores.shape:
+        raise CourseKitError("items and scores must be 2-D arrays of the same shape, "
+                             f"got {items.shape} and {scores.shape}.")
+    k = min(check_positive_int(k, "k"), items.shape[1])
+    lam = _check_lam(lam)
+    U = unit_vectors(item_vectors)
+    if items.size and items.max() >= U.shape[0]:
+        raise CourseKitError(f"item index {items.max()} has no vector: item_vectors has {U.shape[0]} rows.")
+    n, N = items.shape
+    out_i = np.full((n, k), PAD_ID, dtype=np.int64)
+    out_v = np.full((n, k), -np.inf)
+    step = max(1, int(batch_entries // max(N * U.shape[1], 1)))
+    for start in range(0, n, step):       # blocks of users (memory), each fully vectorised
+        sl = slice(start, start + step)
+        out_i[sl], out_v[sl] = _mmr_block(items[sl], scores[sl], U, k, lam)
+    return out_i, out_v
+
+
+def _mmr_block(items: np.ndarray, scores: np.ndarray, U: np.ndarray, k: int, lam: float):
+    n, N = items.shape
+    valid = items >= 0
+    rel = _scaled_relevance(scores, valid)
+    C = U[np.maximum(items, 0)] * valid[:, :, None]              # (n, N, d), padding rows zero
+    maxsim = np.zeros((n, N))
+    free = valid.copy()
+    rows = np.arange(n)
+    out_i = np.full((n, k), PAD_ID, dtype=np.int64)
+    out_v = np.full((n, k), -np.inf)
+    for t in range(k):
+        obj = lam * rel - (1.0 - lam) * maxsim if t else lam * rel
+        obj = np.where(free, obj, -np.inf)
+        pick = np.argmax(obj, axis=1)                            # first maximum = better base rank
+        ok = free[rows, pick]
+        out_i[ok, t] = items[rows[ok], pick[ok]]
+        out_v[ok, t] = obj[rows[ok], pick[ok]]
+        free[rows, pick] = False
+        sim = np.einsum("nkd,nd->nk", C, C[rows, pick])          # similarity to the item just chosen
+        maxsim = np.maximum(maxsim, sim) if t else sim
+    return out_i, out_v
+
+
+# ---------------------------------------------------------------------------- as a recommender
+class MMRReranker(Recommender):
+    r"""A base recommender whose top ``n_candidates`` are re-ranked by MMR (:func:`mmr_rerank`).
+
+    Parameters
+    ----------
+    base : Recommender
+        The model whose candidates are re-ranked. :meth:`fit` fits a clone of it
+        (:func:`~coursekit.models.base.clone`) on the training data, kept in ``base_``; ``base``
+        itself is left as it was.
+    lam : float
+        :math:`\lambda`.
+    n_candidates : int
+        :math:`N`, how many of the base model's items (training items excluded) are re-ranked.
+    item_vectors : "model", "cooccurrence" or array (n_items, d)
+        ``"model"``: the base model's own item vectors (factor models); ``"cooccurrence"``:
+        :func:`cooccurrence_vectors` of the training data; an array: rows aligned with item indices.
+
+    Notes
+    -----
+    ``score`` returns minus the final rank: the MMR order for the candidates, then every other item
+    in the base model's order. So ``recommend`` gives the MMR list, and any ``k`` beyond ``N``
+    continues with the base ranking.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from coursekit.models import IALS
+    >>> log = pd.DataFrame({"user_id": [1, 1, 2, 2, 3, 3], "item_id": [10, 20, 10, 30, 20, 40]})
+    >>> model = MMRReranker(IALS(factors=2, iterations=3), lam=0.5, n_candidates=3).fit(Interactions.from_frame(log))
+    >>> model.recommend([1], k=2)[0].shape
+    (1, 2)
+    """
+
+    capabilities = frozenset({"similar_items", "save"})
+
+    def __init__(self, base: Recommender, lam: float = 0.5, n_candidates: int = 50,
+                 item_vectors: str | ArrayLike = "model"):
+        self.base = base
+        self.lam = lam
+        self.n_candidates = n_candidates
+        self.item_vectors = item_vectors
+
+    def _vectors(self, train: Interactions) -> np.ndarray:
+        v = self.item_vectors
+        if isinstance(v, str):
+            if v == "model":
+                return np.asarray(self.base_.item_vectors(), dtype=np.float64)
+            if v == "cooccurrence":
+                return cooccurrence_vectors(train)
+            raise CourseKitError(f"item_vectors must be 'model', 'cooccurrence' or an array, got {v!r}.")
+        v = np.asarray(v, dtype=np.float64)
+        if v.ndim != 2 or v.shape[0] != train.n_items:
+            raise CourseKitError(f"item_vectors must have one row per item of the universe ({train.n_items}), "
+                                 f"got shape {v.shape}. Order the rows by item index.")
+        return v
+
+    def _fit(self, train: Interactions) -> None:
+        if not isinstance(self.base, Recommender):
+            raise CourseKitError(f"MMRReranker wraps a coursekit Recommender, got {type(self.base).__name__}.")
+        _check_lam(self.lam)
+        check_positive_int(self.n_candidates, "n_candidates")
+        self.base_ = clone(self.base).fit(train)
+        self.unit_ = unit_vectors(self._vectors(train))
+
+    def _item_vectors(self) -> np.ndarray:
+        return self.unit_
+
+    def _score(self, user_index: np.ndarray) -> np.ndarray:
+        s = np.array(self.base_.score_indices(user_index), dtype=np.float64)
+        seen = s.copy()
+        r, c = self.seen_[user_index].nonzero()
+        seen[r, c] = -np.inf
+        cand, cand_s = top_k(seen, min(self.n_candidates, self.n_items))
+        order, _ = mmr_rerank(cand, cand_s, self.unit_, k=cand.shape[1], lam=self.lam)
+        base_rank = np.empty_like(user_index, shape=s.shape)
+        base_rank[np.arange(len(user_index))[:, None], np.argsort(-s, axis=1, kind="stable")] = np.arange(s.shape[1])
+        final = (self.n_candidates + base_rank).astype(np.float64)      # non-candidates after all candidates
+        rows = np.broadcast_to(np.arange(len(user_index))[:, None], order.shape)
+        ok = order >= 0
+        final[rows[ok], order[ok]] = np.broadcast_to(np.arange(order.shape[1]), order.shape)[ok]
+        return -final
+
+    # ------------------------------------------------------------------ persistence (base model in a subfolder)
+    def save(self, folder: str | PathLike) -> Path:
+        """Write the base model to ``folder/base`` and the MMR settings and vectors beside it."""
+        from safetensors.numpy import save_file
+
+        self.check_fitted()
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.base_.save(folder / "base")
+        save_file({"unit_": np.ascontiguousarray(self.unit_)}, str(folder / "arrays.safetensors"))
+        params = {"lam": self.lam, "n_candidates": self.n_candidates,
+                  "item_vectors": self.item_vectors if isinstance(self.item_vectors, str) else "array"}
+        meta = {"class": type(self).__name__, "module": type(self).__module__, "params": params,
+                "cold_users": self.cold_users}
+        (folder / "params.json").write_text(json.dumps(meta, indent=1))
+        return folder
+
+    @classmethod
+    def _load_folder(cls, folder, meta: dict) -> MMRReranker:
+        from safetensors.numpy import load_file
+
+        folder = Path(folder)
+        base = Recommender.load(folder / "base")
+        unit = load_file(str(folder / "arrays.safetensors"))["unit_"]
+        params = dict(meta["params"])
+        if params["item_vectors"] == "array":
+            params["item_vectors"] = unit
+        model = cls(base, **params)
+        model.cold_users = meta.get("cold_users", "popular")
+        for name in ("users_", "items_", "seen_", "user_counts_", "item_popularity_"):
+            setattr(model, name, getattr(base, name))
+        model.base_ = base
+        model.unit_ = unit
+        return model
