@@ -10,7 +10,9 @@ import torch
 from coursekit._validation import CourseKitError
 from coursekit.finetune import (
     binary_auc,
+    label_prior_entropy,
     make_pairs,
+    overfit_one_batch,
     sample_pair_negatives,
     train_cross_encoder,
     train_rating_regressor,
@@ -199,6 +201,42 @@ def test_loss_falls_on_a_learnable_task():
     assert lr.argmax() < len(lr) // 4 and lr[-1] < lr.max() / 5  # warmup then linear decay
     p = ce.score_pairs(["red shoe | red hat"] * 2, ["red kite", "black kite"])
     assert p[0] > p[1]
+
+
+def test_overfits_one_batch_to_near_zero_loss(tok):
+    """Sanity before results: 4 positives and 4 negatives of the toy world are memorised, loss < 0.05."""
+    from transformers import BertConfig
+
+    pairs = red_blue_pairs(8, seed=0)
+    rng = np.random.default_rng(0)
+    idx = rng.choice(len(pairs), 4, replace=False)
+    histories = [pairs.histories[i] for i in idx] * 2
+    positives = [pairs.candidates[i] for i in idx]
+    swap = {"red": "blue", "blue": "red"}                          # the same object in the other colour
+    candidates = positives + [f"{swap[c.split()[0]]} {c.split()[1]}" for c in positives]
+    labels = [1.0] * 4 + [0.0] * 4
+    ce = CrossEncoder.from_config(BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1,
+                                             num_attention_heads=2, intermediate_size=64), tokenizer=tok,
+                                  device="cpu")
+    before = ce.logits(histories, candidates)
+    losses = overfit_one_batch(ce, histories, candidates, labels, steps=60, lr=3e-3)
+    assert len(losses) == 60 and all(np.isfinite(losses))
+    assert losses[0] > 0.5 and losses[-1] < 0.05, f"one batch not memorised: {losses[0]:.3f} -> {losses[-1]:.4f}"
+    after = ce.logits(histories, candidates)
+    assert not np.allclose(before, after)                          # trained in place
+    assert (after[:4] > 0).all() and (after[4:] < 0).all()         # every pair on its label's side
+    with pytest.raises(CourseKitError, match="one 0/1 value per pair"):
+        overfit_one_batch(ce, histories, candidates, labels[:3])
+    with pytest.raises(CourseKitError, match="0 or 1"):
+        overfit_one_batch(ce, histories, candidates, [2.0] * 8)
+
+
+def test_label_prior_entropy():
+    assert label_prior_entropy(0.5) == pytest.approx(np.log(2))
+    assert label_prior_entropy(0.25) == pytest.approx(-(0.25 * np.log(0.25) + 0.75 * np.log(0.75)))
+    assert label_prior_entropy(0.0) == 0.0 and label_prior_entropy(1.0) == 0.0
+    with pytest.raises(CourseKitError, match="p must be"):
+        label_prior_entropy(1.5)
 
 
 def test_early_stopping_restores_best_and_stops():

@@ -63,6 +63,16 @@ def test_04_lesson_smoke(dataset, nb_tmp, request):
     # the heads: one logit per token vs one per pair
     assert rec["token_head_shape"][0] == 2 and rec["token_head_shape"][2] == 1 and len(rec["token_head_shape"]) == 3
     assert rec["sequence_head_shape"] == [2, 1]
+    # write-up errors shown with numbers: per-token labels fail twice (BCE, the model's own loss), the flattened
+    # argsort returns positions that are no item, softmax over one score is 1, argmax on one output is 0
+    assert rec["per_token_label_errors"] == 2 and 0 < rec["per_pair_label_loss"] < 2
+    assert rec["argsort_flat_not_items"] >= 1
+    assert rec["softmax_single_score_max_dev_from_1"] < 1e-12 and rec["sigmoid_vs_two_logit_softmax_max_diff"] < 1e-6
+    assert rec["argmax_predictions_all_zero"] is True
+    assert rec["rmse_argmax_regression_head"] > rec["rmse_bert_regressor"]
+    # sanity before results: one batch is memorised far below the label-prior entropy
+    assert rec["overfit_loss_final"] < 0.1 < rec["label_prior_entropy"] < rec["overfit_loss_first"]
+    assert set(rec["ce_learned"]) == {"cross-encoder", "LoRA cross-encoder"}
     # LoRA trains well under 1 % of MiniLM's weights (adapters + the 1-output head)
     assert 0 < rec["lora_trainable_params"] < 0.01 * rec["full_trainable_params"]
     # in training: the same LoRA config; the CPU "full" run may freeze lower layers, still far above LoRA
@@ -99,6 +109,7 @@ def test_04_lesson_smoke(dataset, nb_tmp, request):
     for c in claims.values():
         assert c["holds"] == (c["verdict"] == c["expect"]) and np.isfinite(c["se"]), c["key"]
     assert claims["text_neighbours_share_label"]["holds"] is True   # holds at any size: text carries the category
+    assert claims["overfit_one_batch"]["holds"] is True and claims["overfit_one_batch"]["full_only"] is False
 
 
 def test_04_movielens_cf_beats_frozen_text_on_warm_users(nb_tmp, request):
