@@ -19,14 +19,8 @@ ranking; smaller :math:`\lambda` trades relevance for variety.
 The rule itself lives in :mod:`coursekit.models.mmr`: :func:`~coursekit.models.mmr.mmr_rerank`
 over ``(items, scores)`` candidate lists, and :class:`~coursekit.models.mmr.MMRReranker`, the same
 as a ``Recommender``. The lambda sweep (:func:`diversity_sweep`) calls ``mmr_rerank``, because it
-re-ranks one set of candidates for many :math:`\lambda` without scoring the catalogue again.
-
-Example
--------
->>> V = np.array([[1.0, 0.0], [1.0, 0.01], [0.0, 1.0]])      # items 0 and 1 are near-twins
->>> items, _ = mmr_rerank(np.array([[0, 1, 2]]), np.array([[3.0, 2.9, 1.0]]), V, k=2, lam=0.5)
->>> items.tolist()                                           # 2 replaces the twin 1
-[[0, 2]]
+re-ranks one set of candidates for many :math:`\lambda` without scoring the catalogue again
+(the worked example of the rule is in :mod:`coursekit.models.mmr`).
 """
 from __future__ import annotations
 
