@@ -4,7 +4,8 @@ Run: COURSEKIT_DATA_HOME=../shared/data/movielens nice .venv/bin/python benchmar
 
 Prints, per data set and model (EASE, ItemKNN, iALS), the mean over users of: Spearman and top-3
 overlap with the exact contributions (additive models), run-to-run Spearman (two seeds), deletion
-AUC against random and popularity orders, share of users whose deletion curve is below random,
+AUC against random and popularity orders (curves clipped to [0, 1]: the share of the history's gain left),
+share of users whose deletion curve is below random,
 counterfactual validity and size, and ms per explanation. Users: the first N (by id) with 5..60
 history items (KernelSHAP's default 2M + 2048 coalitions; exact enumeration up to 12 items).
 Timings are upper bounds on a shared CPU.
@@ -52,6 +53,10 @@ def main() -> None:
             print(f"\n== {name}: {label} (fit {fit_s:.1f} s, {len(users)} users, "
                   f"history {per['n_history'].min()}-{per['n_history'].max()} items)")
             print(table.round(3).to_string())
+            auc = per["deletion_auc"].dropna()
+            print(f"deletion AUCs in [{auc.min():.3f}, {auc.max():.3f}]; unclipped curve above 1 for "
+                  f"{(per['deletion_max'] > 1 + 1e-9).mean():.1%} of (user, method) rows; "
+                  f"{int(per['deletion_auc'].isna().sum())} undefined (no gain to delete)")
             cf = per[per["method"] == "counterfactual"]
             if cf["hit"].notna().any():
                 print("counterfactual by hit/miss:",

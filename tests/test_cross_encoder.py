@@ -10,6 +10,7 @@ import torch
 from coursekit._validation import CourseKitError
 from coursekit.finetune import (
     binary_auc,
+    group_auc,
     label_prior_entropy,
     make_pairs,
     overfit_one_batch,
@@ -20,8 +21,9 @@ from coursekit.finetune import (
 )
 from coursekit.interactions import Interactions
 from coursekit.models import MostPopular, Recommender
-from coursekit.models.rerank import TwoStageRecommender, retrieval_rank_scores
-from coursekit.text.cross_encoder import CrossEncoder, encode_pairs, load_pair_tokenizer
+from coursekit.models.rerank import TwoStageRecommender, fuse_scores, retrieval_rank_scores
+from coursekit.text.cross_encoder import CrossEncoder, load_pair_tokenizer
+from coursekit.text.pair_inputs import candidate_mean, encode_pairs
 
 COLOURS = ["red", "blue", "green", "yellow", "black", "white"]
 OBJECTS = ["shoe", "hat", "scarf", "mug", "lamp", "sofa", "bag", "kite"]
@@ -187,7 +189,44 @@ def test_binary_auc_matches_sklearn():
     assert binary_auc(y, s) == pytest.approx(roc_auc_score(y, s))
 
 
+def test_group_auc_matches_binary_auc_within_each_group():
+    rng = np.random.default_rng(2)
+    s = np.round(rng.normal(size=(50, 8)), 1)   # with ties
+    s[:, 0] += 0.8
+    per_group = group_auc(s.ravel(), 8)
+    y = np.r_[1, np.zeros(7)]
+    np.testing.assert_allclose(per_group, [binary_auc(y, row) for row in s])
+    with pytest.raises(CourseKitError, match="group_size"):
+        group_auc(s.ravel(), 1)
+    with pytest.raises(CourseKitError, match="multiple"):
+        group_auc(s.ravel()[:-1], 8)
+
+
+def test_candidate_mean_pools_only_candidate_tokens(tok):
+    import torch
+
+    enc = encode_pairs(tok, ["red shoe | blue hat", "red"], ["red kite", "black kite kite"], max_length=32)
+    hidden = torch.randn(2, enc["input_ids"].shape[1], 4)
+    pooled = candidate_mean(hidden, enc["input_ids"], enc["attention_mask"], tok.sep_token_id)
+    for row in range(2):
+        types = enc["token_type_ids"][row].bool() & enc["attention_mask"][row].bool()
+        types &= enc["input_ids"][row] != tok.sep_token_id
+        torch.testing.assert_close(pooled[row], hidden[row, types].mean(0))
+
+
 # ---------------------------------------------------------------------------- training
+@pytest.mark.parametrize("pooling,loss", [("candidate", "bce"), ("cls", "listwise"), ("candidate", "listwise")])
+def test_pooling_and_loss_variants_learn(pooling, loss):
+    pairs, valid = red_blue_pairs(32, seed=0), red_blue_pairs(16, seed=1)
+    ce = tiny(hidden_size=64, intermediate_size=128, pooling=pooling)
+    res = train_cross_encoder(ce, pairs, valid, n_neg=3, batch_size=32, epochs=100, max_steps=60, lr=3e-3,
+                              eval_every=20, patience=10, progress=False, seed=0, loss=loss)
+    assert res.best_value > 0.8, f"{pooling}/{loss}: validation AUC only {res.best_value}"
+    if loss == "listwise":   # starts near log(1 + n_neg), the loss of a model that ranks at random
+        first = res.history["train_loss"].iloc[0]
+        assert abs(first - np.log(4)) < 0.3 and res.history["train_loss"].tail(10).mean() < 0.7 * first
+
+
 def test_loss_falls_on_a_learnable_task():
     pairs, valid = red_blue_pairs(32, seed=0), red_blue_pairs(16, seed=1)
     ce = tiny(hidden_size=64, intermediate_size=128)
@@ -339,6 +378,7 @@ def test_rating_regressor_loss_falls():
 def test_save_load_roundtrip_identical_scores(tmp_path):
     pairs, _, _ = toy_pairs()
     ce = tiny(max_length=40, max_candidate_tokens=8)
+    ce.info = {"history_size": 5, "item_text": "summaries"}
     train_cross_encoder(ce, pairs, None, lora=True, merge_lora=False, max_steps=2, lr=1e-2, progress=False)
     h, c = pairs.histories[:7], pairs.candidates[:7]
     expected = ce.score_pairs(h, c)
@@ -346,6 +386,7 @@ def test_save_load_roundtrip_identical_scores(tmp_path):
     assert (tmp_path / "ce" / "model.safetensors").exists() and ce.is_lora  # saving merges a copy
     loaded = CrossEncoder.load(tmp_path / "ce", device="cpu")
     assert (loaded.max_length, loaded.max_candidate_tokens, loaded.task) == (40, 8, "binary")
+    assert loaded.info == {"history_size": 5, "item_text": "summaries"}
     np.testing.assert_allclose(loaded.score_pairs(h, c), expected, atol=1e-6)
     with pytest.raises(CourseKitError, match="no saved cross-encoder"):
         CrossEncoder.load(tmp_path)
@@ -353,16 +394,16 @@ def test_save_load_roundtrip_identical_scores(tmp_path):
 
 # ---------------------------------------------------------------------------- two-stage re-ranking
 class PreferText:
-    """A stand-in re-ranker: probability = 1 if the candidate mentions ``word``, 0.5 otherwise."""
+    """A stand-in re-ranker: logit 4 if the candidate mentions ``word``, 0 otherwise."""
 
     task = "binary"
 
     def __init__(self, word):
         self.word, self.calls = word, []
 
-    def score_pairs(self, histories, candidates, batch_size=64):
+    def logits(self, histories, candidates, batch_size=64):
         self.calls.append(list(candidates))
-        return np.array([1.0 if self.word in c else 0.5 for c in candidates])
+        return np.array([4.0 if self.word in c else 0.0 for c in candidates])
 
 
 def test_retrieval_rank_scores_order_and_range():
@@ -393,6 +434,38 @@ def test_reranker_only_reorders_its_candidates():
     # the re-ranker was asked about the retriever's candidates and nothing else
     asked = sorted(t for call in stub.calls for t in call)
     assert asked == sorted(texts[i] for i in ret_ids[:, :n].ravel())
+
+
+def test_fusion_weight_zero_keeps_retrieval_order_and_large_weight_follows_reranker():
+    inter, texts = colour_world()
+    users = inter.users.ids[:12]
+    retrieval_ids, _ = MostPopular().fit(inter).recommend(users, k=5)
+    w0 = TwoStageRecommender(MostPopular(), PreferText("kite"), n_candidates=5, item_texts=texts,
+                             fusion_weight=0.0).fit(inter)
+    np.testing.assert_array_equal(w0.recommend(users, k=5)[0], retrieval_ids)
+    big = TwoStageRecommender(MostPopular(), PreferText("kite"), n_candidates=5, item_texts=texts,
+                              fusion_weight=1e6).fit(inter)
+    alone = TwoStageRecommender(MostPopular(), PreferText("kite"), n_candidates=5, item_texts=texts).fit(inter)
+    for a, b in zip(big.recommend(users, k=5)[0], alone.recommend(users, k=5)[0]):
+        assert [("kite" in texts[i]) for i in a] == [("kite" in texts[i]) for i in b]
+    cands, r, z, n = w0.candidate_scores(inter.users.index(users))
+    assert cands.shape == r.shape == z.shape == (12, 5) and (n == 5).all()
+    assert set(np.unique(z)) <= {0.0, 4.0}
+    with pytest.raises(CourseKitError, match="fusion_weight"):
+        TwoStageRecommender(MostPopular(), PreferText("x"), item_texts=texts, fusion_weight=-1.0).fit(inter)
+
+
+def test_fuse_scores_standardises_rows_and_masks_padding():
+    r = np.array([[3.0, 2.0, 1.0, 0.0], [1.0, 1.0, 0.0, 0.0]])
+    z = np.array([[0.0, 0.0, 9.0, 9.0], [0.0, 5.0, 0.0, 0.0]])
+    f = fuse_scores(r, z, 1.0, n_valid=[3, 2])
+    assert np.isneginf(f[0, 3]) and np.isneginf(f[1, 2:]).all()
+    zr = (r[0, :3] - r[0, :3].mean()) / r[0, :3].std()
+    zz = (z[0, :3] - z[0, :3].mean()) / z[0, :3].std()
+    np.testing.assert_allclose(f[0, :3], zr + zz)
+    np.testing.assert_allclose(f[1, :2], [-1.0, 1.0])   # r has no spread in row 1: only z counts
+    with pytest.raises(CourseKitError, match="weight"):
+        fuse_scores(r, z, -1.0)
 
 
 def test_reranker_with_a_tiny_cross_encoder_and_save_load(tmp_path):

@@ -192,14 +192,17 @@ def test_agreement_is_one_for_identical_and_low_for_reversed():
     assert agreement(b, a)["spearman"] == -1.0
 
 
-def test_integrated_gradients_completeness_and_aggregation():
+@pytest.mark.parametrize("pooling", ["cls", "candidate"])
+def test_integrated_gradients_completeness_and_aggregation(pooling):
     from coursekit.explain.integrated_gradients import integrated_gradients
     from coursekit.text.cross_encoder import CrossEncoder
 
-    ce = CrossEncoder.tiny(seed=0)
+    ce = CrossEncoder.tiny(seed=0, pooling=pooling)
+    assert ce.logits(["red wool jacket | blue hiking boot"], ["red rain jacket"])[0] != 0.0
     r = integrated_gradients(ce, ["red wool jacket", "blue hiking boot"], "red rain jacket", n_steps=64,
                              item_labels=[11, 22])
     gap = r.logit - r.baseline_logit
+    assert r.logit == pytest.approx(ce.logits(["red wool jacket | blue hiking boot"], ["red rain jacket"])[0], abs=1e-5)
     assert abs(r.tokens["attribution"].sum() - gap) <= abs(r.delta) + 1e-9
     assert abs(r.delta) < 0.05 * abs(gap) + 1e-7
     assert (r.tokens.loc[r.tokens["segment"] == "special", "attribution"] == 0).all()   # baseline keeps them
@@ -252,5 +255,69 @@ def test_per_user_faithfulness_reports_the_curve_peak_and_the_score_gap(models, 
         assert row.score_gap == pytest.approx(full - empty)
         exact = explain(model, row.user, row.target, "exact")
         curve = deletion_curve_values(v, order_of(exact, hs))
-        assert row.deletion_max == pytest.approx(curve.max()) and row.deletion_max >= 1.0 - 1e-12
-        assert row.deletion_auc == pytest.approx(auc(curve))
+        raw = deletion_curve_values(v, order_of(exact, hs), clip=False)
+        assert row.deletion_max == pytest.approx(raw.max()) and row.deletion_max >= 1.0 - 1e-12
+        assert row.deletion_min == pytest.approx(raw.min()) and row.deletion_min <= 1e-12
+        assert row.deletion_auc == pytest.approx(auc(curve)) and 0.0 <= row.deletion_auc <= 1.0
+        assert ((curve >= 0) & (curve <= 1)).all()
+        np.testing.assert_allclose(curve, np.clip(raw, 0, 1))
+
+
+def test_deletion_and_insertion_curves_by_hand_are_clipped_to_the_unit_interval():
+    # v(z) = 2 z0 - z1 + z2: full history 2, empty 0; item 1 pushes against the target
+    v = lambda Z: Z @ np.array([2.0, -1.0, 1.0])   # noqa: E731
+    order = np.array([1, 0, 2])                      # the "against" item first: the score rises to 3
+    np.testing.assert_allclose(deletion_curve_values(v, order, clip=False), [1.0, 1.5, 0.5, 0.0])
+    curve = deletion_curve_values(v, order)
+    np.testing.assert_allclose(curve, [1.0, 1.0, 0.5, 0.0])
+    assert auc(curve) == pytest.approx((1.0 + 0.75 + 0.25) / 3)   # trapezoids of width 1/3
+    # insertion in the order 0, 2, 1: scores 0, 2, 3, 2 -> raw 0, 1, 1.5, 1 -> clipped 0, 1, 1, 1
+    ins = deletion_curve_values(v, np.array([0, 2, 1]), insertion=True)
+    np.testing.assert_allclose(ins, [0.0, 1.0, 1.0, 1.0])
+    assert auc(ins) == pytest.approx((0.5 + 1.0 + 1.0) / 3)
+
+
+def test_curve_is_nan_when_the_history_does_not_raise_the_target():
+    from coursekit.explain.faithfulness import normalise_curve
+
+    against = lambda Z: Z @ np.array([-1.0, 0.5])   # noqa: E731  full -0.5 < empty 0
+    assert np.isnan(deletion_curve_values(against, np.array([0, 1]))).all()
+    assert np.isnan(auc(deletion_curve_values(against, np.array([0, 1]))))
+    assert np.isnan(normalise_curve([1.0, 1.0], full=1.0, empty=1.0)).all()
+    np.testing.assert_allclose(normalise_curve([3.0, 0.5, -1.0], full=3.0, empty=1.0), [1.0, 0.0, 0.0])
+
+
+def test_items_in_window_counts_whole_items_within_word_and_token_budgets():
+    from coursekit.explain.window import items_in_window
+    from coursekit.text.cross_encoder import CrossEncoder
+
+    items = ["red wool scarf", "blue hat", "green boots"]   # 3 + 2 + 2 tokens, separators 1 token each
+    for max_length, expected in [(12, 2), (13, 2), (14, 3), (9, 1), (6, 0)]:
+        # history tokens left: max_length - 3 special - 2 candidate ("red boot")
+        ce = CrossEncoder.tiny(max_length=max_length)
+        assert items_in_window(ce, items, "red boot") == expected, max_length
+    ce = CrossEncoder.tiny(max_length=64)
+    assert items_in_window(ce, items, "red boot") == 3
+    assert items_in_window(ce, items, "red boot", max_words=5) == 2
+    assert items_in_window(ce, items, "red boot", max_words=2) == 0    # the first item is cut: not read whole
+    assert items_in_window(ce, [], "red boot") == 0
+
+
+def test_reranker_window_flags_features_the_model_never_reads(small):
+    from coursekit.explain.window import reranker_window
+    from coursekit.models import TwoStageRecommender
+    from coursekit.text.cross_encoder import CrossEncoder
+    from coursekit.text.items import item_summaries
+
+    data, train = small
+    users = _users(train, 6, 12, n=3)
+    summaries = item_summaries(data)
+    for max_length, covered in [(512, True), (40, False)]:
+        two = TwoStageRecommender(MostPopular(), CrossEncoder.tiny(max_length=max_length), n_candidates=5,
+                                  item_texts=summaries, history_size=6, max_history_words=200).fit(train)
+        targets = [int(two.recommend([u], k=1)[0][0, 0]) for u in users]
+        w = reranker_window(two, users, targets)
+        assert (w["n_features"] == 6).all()
+        assert w["covered"].all() == covered and (w["covered"] == (w["n_read"] >= w["n_features"])).all()
+        if not covered:
+            assert (w["n_read"] < 6).all()

@@ -85,6 +85,29 @@ def test_06_lesson_smoke(dataset, nb_tmp, request):
                 "attr->factor ridge vs TF-IDF kNN (all items)"):
         assert not claims[key]["required"] and claims[key]["n"] == rec["results"][0]["users"], key
     assert rec["dropoutnet_loss_last"] < rec["dropoutnet_loss_first"]
+    # section 3b: every text model's input is chosen on the pseudo-cold validation items (the argmax of its
+    # validation NDCG over the four inputs), the two-tower's epochs by early stopping; the comparison on the
+    # test cold items is paired over the same users as the table above, and required on the shop only
+    chosen, valid = rec["text_chosen"], rec["text_validation"]
+    assert set(chosen) == {"content kNN TF-IDF", "content kNN MiniLM", "two-tower"}
+    for model, inp in chosen.items():
+        tried = {k.split(" | ")[1]: v for k, v in valid.items() if k.split(" | ")[0] == model}
+        assert len(tried) == (4 if model == "two-tower" else 2) and valid[f"{model} | {inp}"] == max(tried.values())
+    assert chosen["content kNN TF-IDF"].startswith("TF-IDF") and chosen["content kNN MiniLM"].startswith("MiniLM")
+    assert 1 <= rec["two_tower_best_epoch"] <= 4
+    text = rec["text_ndcg_cold"]
+    assert text["content kNN TF-IDF"] == pytest.approx(cold["content kNN TF-IDF"]) or \
+        chosen["content kNN TF-IDF"] != "TF-IDF, descriptions"
+    assert text["two-tower"] > cold["random"] and all(0 <= v <= 1 for v in text.values())
+    buckets = rec["text_bucket_users"]
+    assert buckets["all"] == rec["results"][0]["users"] == sum(v for k, v in buckets.items() if k != "all")
+    for other in ("content kNN TF-IDF", "content kNN MiniLM"):
+        c = claims[f"two-tower beats {other} (cold)"]
+        assert c["required"] == (dataset == "shop") and c["n"] == buckets["all"]
+    oracle = "oracle (true tastes, attributes)"
+    assert (oracle in text) == (dataset == "shop") == ("oracle vs two-tower (cold)" in claims)
+    if dataset == "shop":
+        assert text[oracle] > cold["random"]
     # warm-up: at n = 0 the hybrid is its content part; it is never far below the better part
     warm, gap, se = rec["warmup"], rec["warmup_gap"], rec["warmup_gap_se"]
     assert warm["0"]["hybrid (learned gate)"] == pytest.approx(warm["0"]["content (MiniLM kNN)"])

@@ -131,6 +131,19 @@ def test_lesson_05_records(dataset, lesson):
     assert rec["old_category_share_before"] > 0.4 > 0.2 > rec["old_category_share_after"]
     # incremental fold-in == full fold-in
     assert rec["fold_in_max_abs_diff"] < 1e-8
+    # the drift users split at the cut: some drift inside the warm-up (the sequence models can learn from them)
+    if dataset == "shop":
+        assert 0 < rec["drift_users_drifted_in_warmup"] < 300
+    # the sequence models: same budget, early stopping on a validation part, curves recorded per epoch
+    training, curves = rec["seq_training"], rec["seq_valid_curves"]
+    assert set(training) == set(curves) == {"SASRec", "BERT4Rec"}
+    for name, row in training.items():
+        assert len(curves[name]) == row["epochs run"] and 1 <= row["best epoch"] <= row["epochs run"], name
+        assert row["best valid NDCG@10"] == pytest.approx(max(curves[name])), name
+        assert row["stopped early"] == (row["epochs run"] < 3), name        # smoke: at most 3 epochs
+        assert all(0 <= v <= 1 for v in curves[name]), name
+    assert max(curves["SASRec"]) > curves["SASRec"][0]                 # validation improves with training
+    assert 0 < rec["seq_valid_mostpopular"] < 1
     # drift recovery against the true drift times
     to_recover = rec["drift_events_to_recover"]
     profile = next(k for k in to_recover if k.startswith("decayed profile"))
@@ -151,12 +164,17 @@ def test_lesson_05_records(dataset, lesson):
     # the section's claims are rendered from the run and recorded; the story's claims are required
     claims = {c["key"]: c for c in rec["claims"]}
     required = {"profile_follows_drift", "profile_beats_plain_mean_early", "profile_beats_static_after",
-                "sasrec_reacts", "sasrec_vs_static_change"}
+                "sasrec_reacts", "sasrec_vs_static_change", "sasrec_learned", "bert4rec_learned", "sasrec_vs_bert4rec"}
     assert required == {k for k, c in claims.items() if c["required"]}
     assert all(claims[k]["full_only"] for k in required)   # one SASRec epoch in smoke mode is not expected to react
     assert claims["profile_follows_drift"]["holds"]        # holds by a wide margin even on the smoke data
     assert not claims["foldin_vs_profile_early"]["required"]
-    for key in ("sasrec_reacts", "sasrec_vs_static_change", "foldin_vs_profile_early"):
+    for key in ("sasrec_vs_static_post_drift_ndcg", "sasrec_vs_static_pre_drift_ndcg",
+                "profile_vs_static_post_drift_ndcg"):
+        assert not claims[key]["required"], key     # stated with their SE, whichever way the run goes
+    assert all(0 <= v <= 1 for v in rec["drift_ndcg"].values())
+    for key in ("sasrec_reacts", "sasrec_vs_static_change", "foldin_vs_profile_early",
+                "sasrec_vs_static_post_drift_ndcg", "sasrec_vs_static_pre_drift_ndcg"):
         assert claims[key]["n"] > 10
         assert np.isfinite(claims[key]["se"]) and f"over {claims[key]['n']:,} drift users" in claims[key]["text"]
     # prequential values are rates; latency values are positive milliseconds
@@ -166,6 +184,9 @@ def test_lesson_05_records(dataset, lesson):
     # every online method is compared with the static iALS, paired over users with scored events
     vs = rec["prequential_vs_static"]
     assert set(vs) == set(rec["prequential_hr"]) - {"static iALS"}
+    assert {"SASRec state", "BERT4Rec state"} <= set(vs)
+    seq_claim = claims["sasrec_vs_bert4rec"]                             # paired over the same users
+    assert seq_claim["n"] == vs["SASRec state"]["n"] and seq_claim["se"] > 0
     for name, c in vs.items():
         assert c["n"] >= 10 and c["se"] > 0, name   # MovieLens: 1,500 smoke events come from a few dozen users
         assert c["verdict"] in ("beats", "loses to", "no measurable difference"), name

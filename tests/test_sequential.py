@@ -148,3 +148,34 @@ def test_lazy_sequence_updater_gives_the_same_scores():
         eager.update_index(e.user, e.item, e.timestamp)
         lazy.update_index(e.user, e.item, e.timestamp)
         np.testing.assert_array_equal(lazy.score_index(e.user), eager.score_index(e.user))
+
+
+@pytest.mark.parametrize("cls", [SASRec, BERT4Rec])
+def test_early_stopping_keeps_the_best_epoch_and_stops_when_validation_flattens(cls):
+    split = leave_last_out(cycle_log(n_users=40, length=10))    # no repeats: the held-out item is new
+    kw = dict(dim=16, n_layers=1, n_heads=2, max_len=6, dropout=0.0, batch_size=12, lr=0.05, device="cpu", seed=0)
+    m = cls(epochs=60, patience=2, **kw).fit(split.train, valid=split.test)   # here the last item is "valid"
+    h = m.valid_history_
+    assert len(h) == len(m.loss_history_) < 60                  # stopped before the cap
+    assert len(h) - m.best_epoch_ == 2 and h[m.best_epoch_ - 1] == h.max()
+    assert h.max() > 0.5                                         # it learned the cycle before stopping
+    # the kept weights are the best epoch's: a fresh run of best_epoch_ epochs scores the same
+    again = cls(epochs=m.best_epoch_, **kw).fit(split.train)
+    np.testing.assert_allclose(m.score(split.train.users.ids[:3]), again.score(split.train.users.ids[:3]), atol=1e-5)
+    with pytest.raises(CourseKitError, match="patience=2 needs a validation part"):
+        cls(epochs=2, patience=2, **kw).fit(split.train)
+    with pytest.raises(CourseKitError, match="patience"):
+        cls(epochs=2, patience=0, **kw).fit(split.train, valid=split.test)
+    with pytest.raises(CourseKitError, match="nothing to validate"):   # every valid item is seen in train
+        cls(epochs=1, **kw).fit(split.train, valid=split.train)
+
+
+def test_torch_threads_sets_and_restores():
+    from coursekit.models.transformer import torch_threads
+
+    before = torch.get_num_threads()
+    with torch_threads(2):
+        assert torch.get_num_threads() == 2
+    assert torch.get_num_threads() == before
+    with torch_threads(None):
+        assert torch.get_num_threads() == before

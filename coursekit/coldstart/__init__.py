@@ -6,6 +6,7 @@ and their regret).
 * :mod:`.item_features` -- item vectors from text (TF-IDF, encoders) and the popularity-leak probe.
 * :mod:`.alignment` -- does a content similarity agree with the collaborative one?
 * :mod:`.attribute_map`, :mod:`.dropoutnet`, :mod:`.fusion` -- three models for items without events.
+* :mod:`.text_models` -- text inputs and text models chosen on a validation part, per-bucket tables.
 * :mod:`.onboarding` -- new users: fold-in of their first answers, which questions to ask.
 * :mod:`.simulator`, :mod:`.bandit_policies`, :mod:`.bandits` -- exploration and its regret.
 
@@ -67,6 +68,13 @@ from coursekit.coldstart.simulator import (
                                                 movielens_problem,
                                                 shop_problem,
 )
+from coursekit.coldstart.text_models import (
+                                                bucket_table,
+                                                history_buckets,
+                                                text_inputs,
+                                                validate_cold_models,
+                                                validation_cold_split,
+)
 
 __all__ = [
     # protocols
@@ -76,6 +84,8 @@ __all__ = [
     # item content
     "ItemVectors", "encoder_item_vectors", "popularity_probe", "popularity_probe_errors", "standardize",
     "tfidf_item_vectors", "similarity_alignment", "similarity_alignment_se",
+    # text models chosen on validation, per-bucket tables
+    "bucket_table", "history_buckets", "text_inputs", "validate_cold_models", "validation_cold_split",
     # models for cold items
     "AttributeToFactor", "ridge_map", "DropoutNet", "CountGatedHybrid", "count_gate", "row_standardize",
     # new users

@@ -4,7 +4,7 @@
   ground truth); ``make_shop(...)`` generates shops of any size.
 * ``load_movielens("ml-latest-small")``: MovieLens, downloaded once into the data home and
   verified by SHA-256.
-* ``load_dataset(name)``: either, by name; ``fetch(name)``, ``cache_info()``, ``data_home()``.
+* ``load_dataset(name)``: either, by name; ``fetch(name)``, ``cache_info()``, ``data_home()``, ``checkpoint_dir(name)``.
 * ``describe(data)``: shape statistics (sizes, long tail, ratings per user) computed by the same
   code for every data set (:mod:`coursekit.datasets.stats`).
 
@@ -22,7 +22,7 @@ import pandas as pd
 from coursekit._lazy import attach
 from coursekit._validation import CourseKitError
 from coursekit.datasets.base import Dataset
-from coursekit.datasets.home import data_home
+from coursekit.datasets.home import checkpoint_dir, data_home
 
 DATASETS = {
     "shop": "synthetic shop, embedded (load_shop)",
@@ -35,7 +35,7 @@ __getattr__, __dir__, _LAZY_NAMES = attach(__name__, {
     "load_movielens": "coursekit.datasets.movielens", "load_shop": "coursekit.datasets.shop",
     "make_shop": "coursekit.datasets.shop", "describe": "coursekit.datasets.stats",
 }, submodules=("base", "home", "movielens", "shop", "stats"))
-__all__ = ["Dataset", "DATASETS", "cache_info", "data_home", "fetch", "load_dataset", *_LAZY_NAMES]
+__all__ = ["Dataset", "DATASETS", "cache_info", "checkpoint_dir", "data_home", "fetch", "load_dataset", *_LAZY_NAMES]
 
 
 def _unknown(name: Any) -> CourseKitError:

@@ -59,3 +59,36 @@ def is_writable(folder: Path) -> bool:
             return False
         folder = folder.parent
     return os.access(folder, os.W_OK | os.X_OK)
+
+
+_resolve_home = data_home   # checkpoint_dir's argument has the same name as the function
+
+
+def checkpoint_dir(name: str, data_home: str | os.PathLike | None = None) -> Path:
+    """A writable folder for a model one lesson saves and a later lesson loads: ``<data home>/checkpoints/<name>``.
+
+    When the data home cannot be written (a read-only shared copy), the folder is
+    ``<temp dir>/coursekit-checkpoints/<name>`` instead, so the lessons of one machine still find it.
+
+    >>> import os, tempfile
+    >>> folder = checkpoint_dir("04_cross_encoder_shop", data_home=tempfile.mkdtemp())
+    >>> folder.name, folder.parent.name, folder.is_dir()
+    ('04_cross_encoder_shop', 'checkpoints', True)
+    """
+    import tempfile
+
+    from coursekit._validation import CourseKitError
+
+    if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
+        raise CourseKitError(f"name must be a plain folder name such as '04_cross_encoder_shop', got {name!r}.")
+    roots = (_resolve_home(data_home) / "checkpoints", Path(tempfile.gettempdir()) / "coursekit-checkpoints")
+    for root in roots:
+        try:
+            (root / name).mkdir(parents=True, exist_ok=True)
+            probe = root / name / ".write-test"
+            probe.write_text("")
+            probe.unlink()
+            return root / name
+        except OSError:
+            continue
+    raise CourseKitError(f"no writable folder for checkpoint {name!r}: set COURSEKIT_DATA_HOME to a writable folder.")

@@ -7,7 +7,9 @@
   words, history items).
 * :mod:`.attributes` -- attribute explanations on the shop ("for its brand and price band").
 * :mod:`.templates` -- natural-language explanations filled only with what an explainer found.
-* :mod:`.faithfulness` -- deletion/insertion curves, agreement with exact explanations.
+* :mod:`.faithfulness` -- deletion/insertion curves (the share of the history's gain left, clipped to
+  [0, 1]), agreement with exact explanations.
+* :mod:`.window` -- which history items a cross-encoder reads whole (the features an explanation may use).
 
 torch, captum and shap are imported only inside the functions that need them.
 """

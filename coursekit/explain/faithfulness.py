@@ -2,14 +2,26 @@ r"""Faithfulness of explanations, measured: deletion/insertion curves, agreement
 
 **Deletion curve** (Petsiuk et al. 2018, adapted to histories): remove the history items in the
 explainer's order (most important first), re-score, and track the target's score
-:math:`s_k` and rank after :math:`k` removals. With the normalised score
-:math:`\tilde s_k = (s_k - s_{\varnothing}) / (s_{H} - s_{\varnothing})` (1 with the full history,
-0 with none) and :math:`x_k = k / M`,
+:math:`s_k` and rank after :math:`k` removals. The score is reported as the **share of the
+history's gain that is left**, clipped to :math:`[0, 1]`:
+
+.. math::
+
+    \tilde s_k = \min\Big(1, \max\Big(0, \frac{s_k - s_{\varnothing}}{s_{H} - s_{\varnothing}}\Big)\Big),
+    \qquad x_k = k / M,
+
+1 with the full history :math:`H`, 0 with none (:func:`normalise_curve`). Unclipped, the ratio
+leaves :math:`[0, 1]` in between: above 1 when the removed items pushed *against* the target (the
+score rose above its full-history value), below 0 when the rest of the history pushes against
+it; the clip reads both as "all of the gain left" and "none of it left", so every curve value and
+every AUC lies in :math:`[0, 1]` (``clip=False`` returns the raw ratio, to see the overshoot).
+The gain must be positive: when :math:`s_H \le s_\varnothing` the history does not raise the
+target's score, there is nothing to delete, and the curve is NaN. Then
 
 .. math::
 
     \mathrm{AUC}_{\text{del}} = \int_0^1 \tilde s\,dx
-    \approx \sum_k \tfrac{1}{2}(\tilde s_k + \tilde s_{k+1})(x_{k+1} - x_k):
+    \approx \sum_k \tfrac{1}{2}(\tilde s_k + \tilde s_{k+1})(x_{k+1} - x_k) \in [0, 1]:
 
 **lower is more faithful** (the score falls fast when the "important" items go first). The
 **insertion curve** adds items to an empty history in the same order; higher AUC is better.
@@ -22,6 +34,12 @@ history items and the top-3 overlap :math:`|T_3(\phi) \cap T_3(\hat\phi)|/3`.
 >>> c = deletion_curve_values(v, order=np.array([0, 1, 2]))
 >>> c.round(3).tolist(), round(auc(c), 4)
 ([1.0, 0.25, 0.0, 0.0], 0.25)
+>>> w = lambda Z: Z @ np.array([2.0, -1.0, 1.0])      # item 1 pushes against the target
+>>> deletion_curve_values(w, np.array([1, 0, 2]), clip=False).tolist()
+[1.0, 1.5, 0.5, 0.0]
+>>> c = deletion_curve_values(w, np.array([1, 0, 2]))
+>>> c.tolist(), round(auc(c), 4)
+([1.0, 1.0, 0.5, 0.0], 0.6667)
 """
 from __future__ import annotations
 
@@ -33,7 +51,7 @@ from numpy.typing import ArrayLike
 
 from coursekit.explain.history import HistoryScorer
 
-__all__ = ["deletion_masks", "insertion_masks", "deletion_curve_values", "auc", "curves", "spearman",
+__all__ = ["deletion_masks", "insertion_masks", "normalise_curve", "deletion_curve_values", "auc", "curves", "spearman",
            "top_k_overlap", "agreement", "random_order", "popularity_order", "order_of"]
 
 
@@ -51,23 +69,51 @@ def insertion_masks(M: int, order: np.ndarray) -> np.ndarray:
     return ~deletion_masks(M, order)
 
 
-def _normalise(s: np.ndarray, full: float, empty: float) -> np.ndarray:
-    span = full - empty
-    return (s - empty) / span if abs(span) > 1e-12 else np.ones_like(s)
+def normalise_curve(s: ArrayLike, full: float, empty: float, clip: bool = True) -> np.ndarray:
+    r"""The share of the history's gain left: :math:`(s - s_\varnothing)/(s_H - s_\varnothing)`, clipped to [0, 1].
+
+    Parameters
+    ----------
+    s : array_like
+        Target scores along a path (any model's scale).
+    full, empty : float
+        :math:`s_H` (full history) and :math:`s_\varnothing` (empty history).
+    clip : bool
+        Clip to :math:`[0, 1]` (default). ``False`` returns the raw ratio (above 1: the score rose
+        above its full-history value; below 0: it fell below the empty-history one).
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape as ``s``; all NaN when the gain :math:`s_H - s_\varnothing` is not positive
+        (relative to :math:`\max(1, |s_H|, |s_\varnothing|)`, up to :math:`10^{-12}`): the history does
+        not raise the target's score, so there is no gain to remove.
+
+    >>> normalise_curve([4.0, 5.0, 2.0, 1.0], full=4.0, empty=1.0).tolist()
+    [1.0, 1.0, 0.3333333333333333, 0.0]
+    >>> normalise_curve([1.0, 2.0], full=1.0, empty=2.0).tolist()
+    [nan, nan]
+    """
+    s = np.asarray(s, dtype=np.float64)
+    span = float(full) - float(empty)
+    if not span > 1e-12 * max(1.0, abs(float(full)), abs(float(empty))):
+        return np.full(s.shape, np.nan)
+    out = (s - empty) / span
+    return np.clip(out, 0.0, 1.0) if clip else out
 
 
 def deletion_curve_values(value_fn: Callable[[np.ndarray], np.ndarray], order: np.ndarray,
-                          insertion: bool = False) -> np.ndarray:
-    """Normalised target scores along the deletion (or insertion) path, length ``M + 1``."""
+                          insertion: bool = False, clip: bool = True) -> np.ndarray:
+    """Normalised target scores along the deletion (or insertion) path, length ``M + 1`` (:func:`normalise_curve`)."""
     M = len(order)
     Z = (insertion_masks if insertion else deletion_masks)(M, order)
     s = np.asarray(value_fn(Z.astype(np.float64)), dtype=np.float64)
     full, empty = (s[-1], s[0]) if insertion else (s[0], s[-1])
-    return _normalise(s, full, empty)
+    return normalise_curve(s, full, empty, clip=clip)
 
 
 def auc(curve: np.ndarray) -> float:
-    """Trapezoid area under a curve sampled at ``x = 0, 1/M, ..., 1``."""
+    """Trapezoid area under a curve sampled at ``x = 0, 1/M, ..., 1`` (NaN for a NaN curve)."""
     curve = np.asarray(curve, dtype=np.float64)
     if len(curve) < 2:
         return float(curve.mean()) if len(curve) else float("nan")
@@ -78,7 +124,8 @@ def curves(hs: HistoryScorer, target: int, order: np.ndarray) -> pd.DataFrame:
     """Deletion and insertion curves of ``target`` (external id) for a feature ``order`` (positions).
 
     Columns: ``k`` (items removed / added), ``fraction``, ``deletion_score``, ``deletion_rank``,
-    ``insertion_score``, ``insertion_rank`` (normalised scores; 1-based rank among unseen items).
+    ``insertion_score``, ``insertion_rank`` (clipped normalised scores, :func:`normalise_curve`; 1-based
+    rank among unseen items).
     """
     M = hs.n_features
     col = int(hs.model.items_.index([target])[0])
@@ -89,7 +136,7 @@ def curves(hs: HistoryScorer, target: int, order: np.ndarray) -> pd.DataFrame:
         t = s[:, col]
         out[f"{name}_rank"] = 1 + (s > t[:, None]).sum(1)
         full, empty = (t[0], t[-1]) if name == "deletion" else (t[-1], t[0])
-        out[f"{name}_score"] = _normalise(t, full, empty)
+        out[f"{name}_score"] = normalise_curve(t, full, empty)
     return pd.DataFrame(out)
 
 

@@ -67,7 +67,7 @@ def integrated_gradients(cross_encoder: Any, history_items: Sequence[str], candi
     import torch
     from captum.attr import LayerIntegratedGradients
 
-    from coursekit.text.cross_encoder import truncate_texts
+    from coursekit.text.pair_inputs import truncate_texts
 
     ce, tok = cross_encoder, cross_encoder.tokenizer
     history_items = [str(t) for t in history_items]
@@ -90,8 +90,9 @@ def integrated_gradients(cross_encoder: Any, history_items: Sequence[str], candi
     net = ce.model
     net.eval()
 
-    def forward(input_ids, attention_mask, token_type_ids):
-        return net(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).logits[:, 0]
+    def forward(input_ids, attention_mask, token_type_ids):   # the scoring path, whatever the head pools
+        return ce.forward_logits({"input_ids": input_ids, "attention_mask": attention_mask,
+                                  "token_type_ids": token_type_ids})
 
     extra = (batch["attention_mask"], batch.get("token_type_ids", torch.zeros_like(ids)))
     lig = LayerIntegratedGradients(forward, net.get_input_embeddings())
@@ -142,20 +143,18 @@ def integrated_gradients(cross_encoder: Any, history_items: Sequence[str], candi
 def explain_reranker(model: TwoStageRecommender, user: int, item: int, n_steps: int = 50) -> IGResult:
     """Integrated gradients for a fitted :class:`~coursekit.models.TwoStageRecommender`'s re-ranker.
 
-    Uses the history items the model itself reads (newest first, within its word budget);
-    history items are labelled by their external ids.
+    Uses the history items the model itself reads whole (newest first, within its word budget *and*
+    the pair's token budget: :func:`coursekit.explain.window.items_in_window`); history items are
+    labelled by their external ids.
     """
-    from coursekit.text.items import history_text
+    from coursekit.explain.window import items_in_window
 
     model.check_fitted()
     u = int(model.users_.index([user])[0])
     i = int(model.items_.index([item])[0])
     hist = model.history_items_[model.history_indptr_[u]:model.history_indptr_[u + 1]]
     texts = model.history_item_text(hist).tolist()
-    full = history_text(texts, max_words=model.max_history_words) if texts else ""
-    kept = 0
-    while kept < len(texts) and " | ".join(texts[:kept + 1]) in full and full.startswith(" | ".join(texts[:kept + 1])):
-        kept += 1
-    kept = max(kept, 1)
-    return integrated_gradients(model.reranker, texts[:kept], model.item_text([i])[0], n_steps=n_steps,
+    candidate = model.item_text([i])[0]
+    kept = max(items_in_window(model.reranker, texts, candidate, max_words=model.max_history_words), 1)
+    return integrated_gradients(model.reranker, texts[:kept], candidate, n_steps=n_steps,
                                 item_labels=model.items_.ids[hist[:kept]].tolist())

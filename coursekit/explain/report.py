@@ -44,10 +44,12 @@ def per_user_faithfulness(model: Recommender, users: ArrayLike,
                           test_items: dict | None = None) -> pd.DataFrame:
     """One row per (user, method): AUCs, agreement, ms, variance, counterfactual size/validity, hit.
 
-    Besides the AUCs, ``deletion_max`` is the highest normalised score along the deletion path (above
-    1 when removing items *raised* the target's score: items that pushed against it went first) and
-    ``score_gap`` the raw :math:`s_H - s_\varnothing` that the curve is normalised by; a tiny gap
-    makes the normalised curve, and its AUC, leave :math:`[0, 1]`.
+    The curves are clipped to :math:`[0, 1]` (:func:`~coursekit.explain.faithfulness.normalise_curve`), so
+    every AUC lies in :math:`[0, 1]`; ``deletion_max`` is the highest *unclipped* normalised score along
+    the deletion path (above 1 when removing items *raised* the target's score: items that pushed
+    against it went first; the clip reads that as 1), ``deletion_min`` the lowest (below 0 when the items
+    still kept pushed the score under its empty-history value; read as 0), and ``score_gap`` the raw
+    :math:`s_H - s_\varnothing` the curve is normalised by (not positive: the curve and its AUCs are NaN).
     """
     n_samples = n_samples or {}
     additive = is_additive(model)
@@ -71,8 +73,10 @@ def per_user_faithfulness(model: Recommender, users: ArrayLike,
             ms = 1000.0 * (time.perf_counter() - start)
             order = order_of(f, hs)
             deletion = deletion_curve_values(v, order)
+            raw = deletion_curve_values(v, order, clip=False)
             row = {"user": u, "method": m, "n_history": M, "target": item, "hit": hit, "ms": ms,
-                   "deletion_auc": auc(deletion), "deletion_max": float(np.max(deletion)),
+                   "deletion_auc": auc(deletion), "deletion_max": float(np.max(raw)),
+                   "deletion_min": float(np.min(raw)),
                    "score_gap": float(ends[0] - ends[1]),
                    "insertion_auc": auc(deletion_curve_values(v, order, insertion=True)),
                    "random_deletion_auc": ref["random"], "popularity_deletion_auc": ref["popularity"]}
@@ -96,8 +100,14 @@ def per_user_faithfulness(model: Recommender, users: ArrayLike,
 
 
 def summarise(per_user: pd.DataFrame) -> pd.DataFrame:
-    """Means per method (the lesson's table); ``beats_random`` = share of users with AUC below random."""
-    d = per_user.assign(beats_random=per_user["deletion_auc"] < per_user["random_deletion_auc"])
+    """Means per method (the lesson's table); ``beats_random`` = share of users with AUC below random.
+
+    Users whose deletion curve is undefined (NaN: the history does not raise the target's score) are
+    left out of the AUC means and of ``beats_random``.
+    """
+    defined = per_user["deletion_auc"].notna() & per_user["random_deletion_auc"].notna()
+    below = (per_user["deletion_auc"] < per_user["random_deletion_auc"]).astype(float)
+    d = per_user.assign(beats_random=below.where(defined))
     cols = [c for c in ["spearman_vs_exact", "top3_overlap", "template_in_exact_top3", "run_to_run_spearman",
                         "deletion_auc", "random_deletion_auc", "popularity_deletion_auc", "insertion_auc",
                         "beats_random", "cf_valid", "cf_size", "ms"] if c in d.columns]

@@ -11,7 +11,7 @@ sampled negatives, and check it on held-out pairs. One module per concept:
   (:func:`freeze_lower_layers`);
 * :mod:`~coursekit.finetune.loop`: :func:`train_cross_encoder` (binary cross-entropy),
   :func:`train_rating_regressor` (MSE on ratings), :class:`TrainResult`;
-* :mod:`~coursekit.finetune.auc`: :func:`binary_auc`, :func:`auc_standard_error`;
+* :mod:`~coursekit.finetune.auc`: :func:`binary_auc`, :func:`auc_standard_error`, :func:`group_auc`;
 * :mod:`~coursekit.finetune.cost`: :func:`training_step_cost` (parameters and seconds per step);
 * :mod:`~coursekit.finetune.sanity`: :func:`overfit_one_batch` (can it memorise one batch?),
   :func:`label_prior_entropy` (the loss of predicting the base rate).
@@ -42,7 +42,7 @@ Example
 (['red shoe'], ['blue hat'])
 """
 from coursekit.finetune.adapters import apply_lora, freeze_lower_layers
-from coursekit.finetune.auc import auc_standard_error, binary_auc
+from coursekit.finetune.auc import auc_standard_error, binary_auc, group_auc
 from coursekit.finetune.cost import StepCost, training_step_cost
 from coursekit.finetune.loop import TrainResult, train_cross_encoder, train_rating_regressor
 from coursekit.finetune.negatives import hard_negative_sample, sample_pair_negatives, with_negatives
@@ -51,5 +51,5 @@ from coursekit.finetune.sanity import label_prior_entropy, overfit_one_batch
 
 __all__ = ["Pairs", "TrainResult", "StepCost", "make_pairs", "sample_pair_negatives",
            "hard_negative_sample", "with_negatives", "apply_lora", "freeze_lower_layers", "train_cross_encoder",
-           "train_rating_regressor", "training_step_cost", "binary_auc", "auc_standard_error",
+           "train_rating_regressor", "training_step_cost", "binary_auc", "auc_standard_error", "group_auc",
            "overfit_one_batch", "label_prior_entropy"]

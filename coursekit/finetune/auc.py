@@ -16,7 +16,7 @@ import numpy as np
 
 from coursekit._validation import CourseKitError
 
-__all__ = ["binary_auc", "auc_standard_error"]
+__all__ = ["binary_auc", "auc_standard_error", "group_auc"]
 
 
 def binary_auc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -62,3 +62,31 @@ def auc_standard_error(auc: float, n_pos: int, n_neg: int) -> float:
     q1, q2 = a / (2.0 - a), 2.0 * a * a / (1.0 + a)
     var = (a * (1 - a) + (n_pos - 1) * (q1 - a * a) + (n_neg - 1) * (q2 - a * a)) / (n_pos * n_neg)
     return float(math.sqrt(max(var, 0.0)))
+
+
+def group_auc(scores: np.ndarray, group_size: int) -> np.ndarray:
+    r"""Per-group AUC of scores laid out as groups of one positive followed by ``group_size - 1`` negatives.
+
+    For group :math:`g` with positive score :math:`s_g^+` and negatives :math:`s_{g,j}^-`,
+
+    .. math::
+
+        \mathrm{AUC}_g = \frac{1}{m} \sum_{j=1}^{m} \Big( [s_g^+ > s_{g,j}^-] + \tfrac12 [s_g^+ = s_{g,j}^-] \Big),
+
+    the share of its own negatives the positive beats: what a re-ranker needs (the same
+    history, different candidates). The mean over groups is the grouped AUC; two scorers of the
+    same pairs are compared *paired* over groups (``coursekit.claims.compare``). This is the
+    layout of :func:`coursekit.finetune.with_negatives`.
+
+    >>> group_auc(np.array([0.9, 0.1, 0.5, 0.2, 0.3, 0.2]), 3).tolist()
+    [1.0, 0.25]
+    """
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    if isinstance(group_size, bool) or int(group_size) != group_size or group_size < 2:
+        raise CourseKitError(f"group_size must be an integer >= 2 (one positive, at least one negative), "
+                             f"got {group_size!r}.")
+    if s.size % group_size:
+        raise CourseKitError(f"scores has {s.size} values, not a multiple of group_size={group_size}.")
+    g = s.reshape(-1, int(group_size))
+    pos, neg = g[:, :1], g[:, 1:]
+    return ((pos > neg).astype(np.float64) + 0.5 * (pos == neg)).mean(axis=1)

@@ -80,17 +80,22 @@ class TrainResult:
                 f"{self.total_params:,}, {self.seconds_per_step:.3f} s/step, {self.train_seconds:.1f} s)")
 
 
-def _param_groups(model: Any, weight_decay: float) -> list[dict]:
-    decay, no_decay = [], []
+def _param_groups(model: Any, weight_decay: float, lr: float, head_lr: float | None) -> list[dict]:
+    """AdamW groups: no decay on biases and LayerNorm weights; the new head at ``head_lr`` if given."""
+    groups: dict[tuple[bool, bool], list] = {}
     for name, p in model.named_parameters():
         if p.requires_grad:
-            (no_decay if p.ndim < 2 or "LayerNorm" in name or "bias" in name else decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+            no_decay = p.ndim < 2 or "LayerNorm" in name or "bias" in name
+            is_head = head_lr is not None and "classifier" in name
+            groups.setdefault((no_decay, is_head), []).append(p)
+    return [{"params": ps, "weight_decay": 0.0 if nd else weight_decay, "lr": head_lr if head else lr}
+            for (nd, head), ps in groups.items()]
 
 
 def _run(model: CrossEncoder, next_batch: Callable[[np.random.Generator], tuple], loss_fn: Callable,
          evaluate: Callable[[], dict] | None, *, monitor: str, higher_is_better: bool, steps_per_epoch: int,
-         epochs: int, max_steps: int | None, time_budget_s: float | None, lr: float, weight_decay: float,
+         epochs: int, max_steps: int | None, time_budget_s: float | None, lr: float, head_lr: float | None,
+         weight_decay: float,
          warmup_frac: float, max_grad_norm: float, eval_every: int | None, patience: int, restore_best: bool,
          seed: int, progress: bool, desc: str) -> TrainResult:
     """The shared optimisation loop (AdamW, linear warmup/decay, clipping, early stopping)."""
@@ -108,7 +113,7 @@ def _run(model: CrossEncoder, next_batch: Callable[[np.random.Generator], tuple]
     params = [p for p in net.parameters() if p.requires_grad]
     if not params:
         raise CourseKitError("the model has no trainable parameters (everything frozen?).")
-    optimizer = torch.optim.AdamW(_param_groups(net, weight_decay), lr=lr)
+    optimizer = torch.optim.AdamW(_param_groups(net, weight_decay, lr, head_lr), lr=lr)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(round(warmup_frac * total)), total)
     fp16 = model.device.startswith("cuda") and not torch.cuda.is_bf16_supported()
     scaler = torch.amp.GradScaler("cuda") if fp16 else None
@@ -211,8 +216,8 @@ def train_cross_encoder(model: CrossEncoder, train_pairs: Pairs, valid_pairs: Pa
                         lora_target_modules: Sequence[str] = ("query", "value"), freeze_layers: int = 0,
                         merge_lora: bool = True, restore_best: bool = True, seed: int = 0,
                         progress: bool = True, hard_negatives: np.ndarray | None = None,
-                        n_hard: int = 0) -> TrainResult:
-    r"""Fine-tune a :class:`~coursekit.text.cross_encoder.CrossEncoder` with BCE on sampled negatives.
+                        n_hard: int = 0, loss: str = "bce", head_lr: float | None = None) -> TrainResult:
+    r"""Fine-tune a :class:`~coursekit.text.cross_encoder.CrossEncoder` on positives and sampled negatives.
 
     Parameters
     ----------
@@ -228,6 +233,10 @@ def train_cross_encoder(model: CrossEncoder, train_pairs: Pairs, valid_pairs: Pa
         seconds, whichever comes first (the learning-rate schedule is laid out for the step limit).
     lr : float, optional
         Peak learning rate; default 5e-5 (full or frozen layers) or 5e-4 (LoRA).
+    head_lr : float, optional
+        Peak learning rate of the newly initialised classifier (default ``lr``). A pretrained
+        encoder needs small steps, a random head large ones; one rate for both leaves the head
+        near its initial zero output for hundreds of steps.
     eval_every, patience, monitor :
         Evaluate every ``eval_every`` steps (default: about 5 times per run); stop after
         ``patience`` evaluations without improvement of ``monitor`` (``"valid_auc"`` or ``"valid_loss"``).
@@ -245,6 +254,12 @@ def train_cross_encoder(model: CrossEncoder, train_pairs: Pairs, valid_pairs: Pa
         ``n_neg`` negatives of each positive (training and validation) are drawn from its user's
         row, the rest uniformly. Hard negatives match what the re-ranker sees at serving time:
         candidates the retriever already likes.
+    loss : {"bce", "listwise"}
+        ``"bce"``: pointwise binary cross-entropy on every pair. ``"listwise"``: each positive and
+        its ``n_neg`` negatives form a group :math:`G`, and the loss is the softmax cross-entropy
+        of the positive within it, :math:`-z_{+} + \log \sum_{j \in G} e^{z_j}` (a sampled
+        softmax: it only asks the positive to score above its negatives, as a re-ranker must).
+        Validation reports the BCE and the AUC either way.
 
     Returns
     -------
@@ -265,6 +280,7 @@ def train_cross_encoder(model: CrossEncoder, train_pairs: Pairs, valid_pairs: Pa
     n_neg = check_positive_int(n_neg, "n_neg")
     batch_size = check_positive_int(batch_size, "batch_size")
     monitor = check_choice(monitor, "monitor", ["valid_auc", "valid_loss"])
+    loss = check_choice(loss, "loss", ["bce", "listwise"])
     if len(train_pairs) == 0:
         raise CourseKitError("train_pairs is empty.")
     n_pos = max(1, batch_size // (1 + n_neg))
@@ -281,6 +297,11 @@ def train_cross_encoder(model: CrossEncoder, train_pairs: Pairs, valid_pairs: Pa
         h, c, y = with_negatives(train_pairs, idx, n_neg, rng, hard_negatives, n_hard)
         return model.encode(h, c), torch.tensor(y, dtype=torch.float32, device=model.device)
 
+    def listwise(z, y):   # with_negatives lays out each positive followed by its n_neg negatives
+        groups = z.view(-1, 1 + n_neg)
+        return torch.nn.functional.cross_entropy(groups, torch.zeros(len(groups), dtype=torch.long,
+                                                                     device=groups.device))
+
     evaluate = None
     if valid_pairs is not None and len(valid_pairs):
         vrng = np.random.default_rng(seed + 1)
@@ -294,9 +315,11 @@ def train_cross_encoder(model: CrossEncoder, train_pairs: Pairs, valid_pairs: Pa
             loss = float(bce(torch.tensor(z), torch.tensor(vy)))
             return {"valid_loss": loss, "valid_auc": binary_auc(vy, z)}
 
-    result = _run(model, next_batch, bce, evaluate, monitor=monitor, higher_is_better=monitor == "valid_auc",
+    result = _run(model, next_batch, bce if loss == "bce" else listwise, evaluate, monitor=monitor,
+                  higher_is_better=monitor == "valid_auc",
                   steps_per_epoch=math.ceil(len(train_pairs) / n_pos), epochs=epochs, max_steps=max_steps,
-                  time_budget_s=time_budget_s, lr=lr, weight_decay=weight_decay, warmup_frac=warmup_frac,
+                  time_budget_s=time_budget_s, lr=lr, head_lr=head_lr, weight_decay=weight_decay,
+                  warmup_frac=warmup_frac,
                   max_grad_norm=max_grad_norm, eval_every=eval_every, patience=patience,
                   restore_best=restore_best, seed=seed, progress=progress, desc="cross-encoder")
     if lora and merge_lora:
@@ -312,7 +335,7 @@ def train_rating_regressor(model: CrossEncoder, train_pairs: Pairs, valid_pairs:
                            lora_r: int = 8, lora_alpha: int = 16, lora_dropout: float = 0.05,
                            lora_target_modules: Sequence[str] = ("query", "value"), freeze_layers: int = 0,
                            merge_lora: bool = True, restore_best: bool = True, seed: int = 0,
-                           progress: bool = True) -> TrainResult:
+                           progress: bool = True, head_lr: float | None = None) -> TrainResult:
     r"""Fit the one-output head to ratings with MSE: the cross-encoder as a rating predictor.
 
     Targets are standardised, :math:`y = (r - \mu) / s` with the training ratings' mean and
@@ -354,7 +377,8 @@ def train_rating_regressor(model: CrossEncoder, train_pairs: Pairs, valid_pairs:
 
     result = _run(model, next_batch, mse, evaluate, monitor="valid_rmse", higher_is_better=False,
                   steps_per_epoch=math.ceil(len(train_pairs) / batch_size), epochs=epochs, max_steps=max_steps,
-                  time_budget_s=time_budget_s, lr=lr, weight_decay=weight_decay, warmup_frac=warmup_frac,
+                  time_budget_s=time_budget_s, lr=lr, head_lr=head_lr, weight_decay=weight_decay,
+                  warmup_frac=warmup_frac,
                   max_grad_norm=max_grad_norm, eval_every=eval_every, patience=patience,
                   restore_best=restore_best, seed=seed, progress=progress, desc="rating regressor")
     if lora and merge_lora:

@@ -16,7 +16,19 @@ and then the rest in retrieval order, with finite scores:
     \end{cases}
 
 where :math:`\rho_{ui} \in \{0, \dots, n_I - 1\}` is the item's position in the retriever's
-ranking (seen items last, ties by lower item index). The re-ranker can only *reorder* the
+ranking (seen items last, ties by lower item index).
+
+**Score fusion.** With ``fusion_weight`` :math:`w`, the candidates are ordered not by the
+cross-encoder alone but by
+
+.. math::
+
+    f_{ui} = \zeta_u(r_{ui}) + w\,\zeta_u(z_{ui}), \qquad
+    \zeta_u(x_{ui}) = \frac{x_{ui} - \operatorname{mean}_{j \in C_u} x_{uj}}{\operatorname{std}_{j \in C_u} x_{uj}},
+
+the retriever's score :math:`r` and the cross-encoder's logit :math:`z`, each standardised over
+the user's candidates (:func:`fuse_scores`). :math:`w = 0` keeps the retriever's order; a large
+:math:`w` approaches the cross-encoder's; choose :math:`w` on validation users. The re-ranker can only *reorder* the
 candidates: it never brings in an item the retriever did not propose. The cost is
 :math:`n` transformer passes per user, which is why :math:`n` is 50-100, not the catalogue.
 
@@ -45,7 +57,38 @@ from coursekit._validation import CourseKitError, check_positive_int
 from coursekit.interactions import Interactions
 from coursekit.models.base import Recommender, clone
 
-__all__ = ["TwoStageRecommender", "retrieval_rank_scores"]
+__all__ = ["TwoStageRecommender", "retrieval_rank_scores", "fuse_scores", "fused_top_k"]
+
+
+def fuse_scores(retriever_scores: np.ndarray, reranker_scores: np.ndarray, weight: float,
+                n_valid: ArrayLike | None = None) -> np.ndarray:
+    r"""Per-row fusion :math:`\zeta(r) + w\,\zeta(z)` of two ``(n_users, n)`` score arrays over each row's candidates.
+
+    Each row is standardised over its first ``n_valid[row]`` columns (default: all); a row with no
+    spread in one score gets 0 for it. Columns beyond ``n_valid`` come out as ``-inf``.
+
+    >>> r = np.array([[3.0, 2.0, 1.0]]); z = np.array([[0.0, 0.0, 5.0]])
+    >>> fuse_scores(r, z, 0.0).argsort()[0, ::-1].tolist(), fuse_scores(r, z, 10.0).argsort()[0, ::-1].tolist()
+    ([0, 1, 2], [2, 0, 1])
+    """
+    r = np.asarray(retriever_scores, dtype=np.float64)
+    z = np.asarray(reranker_scores, dtype=np.float64)
+    if r.shape != z.shape or r.ndim != 2:
+        raise CourseKitError(f"retriever_scores and reranker_scores must be 2-D arrays of one shape, got "
+                             f"{r.shape} and {z.shape}.")
+    weight = float(weight)
+    if not np.isfinite(weight) or weight < 0:
+        raise CourseKitError(f"weight must be a finite number >= 0, got {weight}.")
+    n = np.full(len(r), r.shape[1]) if n_valid is None else np.asarray(n_valid, dtype=np.int64)
+    mask = np.arange(r.shape[1])[None, :] < n[:, None]
+
+    def standardise(x: np.ndarray) -> np.ndarray:
+        cnt = np.maximum(mask.sum(1, keepdims=True), 1)
+        mean = np.where(mask, x, 0.0).sum(1, keepdims=True) / cnt
+        sd = np.sqrt(np.where(mask, (x - mean) ** 2, 0.0).sum(1, keepdims=True) / cnt)
+        return np.where(sd > 0, (x - mean) / np.where(sd > 0, sd, 1.0), 0.0)
+
+    return np.where(mask, standardise(r) + weight * standardise(z), -np.inf)
 
 
 def retrieval_rank_scores(scores: np.ndarray, seen_rows: sp.spmatrix) -> tuple[np.ndarray, np.ndarray]:
@@ -69,8 +112,32 @@ def retrieval_rank_scores(scores: np.ndarray, seen_rows: sp.spmatrix) -> tuple[n
     return (n_items - rank) / (n_items + 1.0), order
 
 
+def fused_top_k(candidates: np.ndarray, retriever_scores: np.ndarray, reranker_scores: np.ndarray,
+                n_valid: ArrayLike, weight: float | None, k: int = 10) -> np.ndarray:
+    """Top-``k`` item indices per user after re-ranking the candidates (``-1`` where fewer exist).
+
+    ``weight=None`` orders by the re-ranker alone, a number by :func:`fuse_scores` (``0`` keeps
+    the retrieval order). The inputs are :meth:`TwoStageRecommender.candidate_scores`'s output, so
+    several weights can be tried on the same cross-encoder passes.
+
+    >>> c = np.array([[5, 7, 9]]); r = np.array([[3.0, 2.0, 1.0]]); z = np.array([[0.0, 1.0, 2.0]])
+    >>> fused_top_k(c, r, z, [3], 0.0, k=2).tolist(), fused_top_k(c, r, z, [3], None, k=2).tolist()
+    ([[5, 7]], [[9, 7]])
+    """
+    k = check_positive_int(k, "k")
+    n_valid = np.asarray(n_valid, dtype=np.int64)
+    if weight is None:
+        mask = np.arange(candidates.shape[1])[None, :] < n_valid[:, None]
+        order_score = np.where(mask, np.asarray(reranker_scores, dtype=np.float64), -np.inf)
+    else:
+        order_score = fuse_scores(retriever_scores, reranker_scores, weight, n_valid)
+    order = np.argsort(-order_score, axis=1, kind="stable")[:, :k]
+    top = np.take_along_axis(np.asarray(candidates), order, axis=1)
+    return np.where(np.take_along_axis(order_score, order, axis=1) > -np.inf, top, -1)
+
+
 class TwoStageRecommender(Recommender):
-    """Retrieval by a coursekit model, re-ranking of its top ``n_candidates`` by a cross-encoder.
+    r"""Retrieval by a coursekit model, re-ranking of its top ``n_candidates`` by a cross-encoder.
 
     Parameters
     ----------
@@ -95,6 +162,10 @@ class TwoStageRecommender(Recommender):
         Pairs per cross-encoder forward pass.
     fit_retriever : bool
         Fit the retriever in :meth:`fit`.
+    fusion_weight : float, optional
+        ``None``: candidates ordered by the cross-encoder's probability alone. A number
+        :math:`w \ge 0`: ordered by :func:`fuse_scores` of the retriever's score and the
+        cross-encoder's logit (``0`` keeps the retriever's order).
 
     Attributes
     ----------
@@ -110,7 +181,7 @@ class TwoStageRecommender(Recommender):
 
     def __init__(self, retriever: Recommender, reranker: Any, n_candidates: int = 100, item_texts: Any = None,
                  history_item_texts: Any = None, history_size: int = 20, max_history_words: int = 64,
-                 batch_size: int = 128, fit_retriever: bool = True):
+                 batch_size: int = 128, fit_retriever: bool = True, fusion_weight: float | None = None):
         self.retriever = retriever
         self.reranker = reranker
         self.n_candidates = n_candidates
@@ -120,16 +191,22 @@ class TwoStageRecommender(Recommender):
         self.max_history_words = max_history_words
         self.batch_size = batch_size
         self.fit_retriever = fit_retriever
+        self.fusion_weight = fusion_weight
 
     # ------------------------------------------------------------------ fitting
     def _fit(self, train: Interactions) -> None:
         from coursekit.text.items import align_item_texts, user_histories
 
         check_positive_int(self.n_candidates, "n_candidates")
+        if self.fusion_weight is not None:
+            w = self.fusion_weight
+            if isinstance(w, bool) or not isinstance(w, (int, float)) or not np.isfinite(w) or w < 0:
+                raise CourseKitError(f"fusion_weight must be None or a finite number >= 0, got {w!r}.")
         if not isinstance(self.retriever, Recommender):
             raise CourseKitError(f"retriever must be a coursekit Recommender, got {type(self.retriever).__name__}.")
-        if not hasattr(self.reranker, "score_pairs"):
-            raise CourseKitError("reranker must be a coursekit.text.cross_encoder.CrossEncoder (with score_pairs).")
+        if not hasattr(self.reranker, "logits"):
+            raise CourseKitError("reranker must be a coursekit.text.cross_encoder.CrossEncoder "
+                                 "(with logits(histories, candidates, batch_size)).")
         if self.item_texts is None:
             raise CourseKitError("TwoStageRecommender needs item_texts= "
                                  "(e.g. coursekit.text.items.item_texts(dataset)).")
@@ -171,9 +248,11 @@ class TwoStageRecommender(Recommender):
             out.append(history_text(texts, max_words=self.max_history_words) if texts else "")
         return out
 
-    def _stage1(self, user_index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _stage1(self, user_index: np.ndarray, raw: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
         """Rank-based retrieval scores, the retrieval order and the number of real candidates per row."""
-        base, order = retrieval_rank_scores(self.retriever_.score_indices(user_index), self.seen_[user_index])
+        if raw is None:
+            raw = self.retriever_.score_indices(user_index)
+        base, order = retrieval_rank_scores(raw, self.seen_[user_index])
         n = min(self.n_candidates, self.n_items)
         n_valid = np.minimum(n, self.n_items - np.diff(self.seen_.indptr)[user_index])
         return base, order[:, :n], n_valid
@@ -186,21 +265,46 @@ class TwoStageRecommender(Recommender):
         _, order, n_valid = self._stage1(np.asarray(user_index, dtype=np.int64))
         return [row[:k] for row, k in zip(order, n_valid)]
 
+    def candidate_scores(self, user_index: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Both stages' scores of each user's candidates, for choosing a fusion weight without re-scoring.
+
+        Returns ``(candidates, retriever_scores, reranker_scores, n_valid)``: ``(n_users, n)`` arrays
+        of item indices in retrieval order (``-1`` past ``n_valid``), the retriever's raw scores,
+        the cross-encoder's logits (binary task) or standardised predictions (regression), and the
+        number of real candidates per user (0 for users without training history).
+        """
+        user_index = np.asarray(user_index, dtype=np.int64)
+        return self._candidate_scores(user_index, np.asarray(self.retriever_.score_indices(user_index), np.float64))
+
+    def _candidate_scores(self, user_index: np.ndarray, raw: np.ndarray) -> tuple:
+        _, order, n_valid = self._stage1(user_index, raw)
+        n_real = np.where(self.user_counts_[user_index] > 0, n_valid, 0)
+        keep = np.arange(order.shape[1])[None, :] < n_real[:, None]
+        cands = np.where(keep, order, -1)
+        r = np.where(keep, np.take_along_axis(raw, np.maximum(order, 0), axis=1), 0.0)
+        z = np.zeros(order.shape)
+        rows, cols = np.nonzero(keep)
+        if len(rows):
+            warm_users = np.unique(rows)
+            hist = dict(zip(warm_users.tolist(), self.history_texts(user_index[warm_users])))
+            histories = [hist[row] for row in rows.tolist()]
+            z[rows, cols] = self.reranker.logits(histories, self.item_text_[cands[rows, cols]].tolist(),
+                                                 batch_size=self.batch_size)
+        return cands, r, z, n_real
+
     def _score(self, user_index: np.ndarray) -> np.ndarray:
         user_index = np.asarray(user_index, dtype=np.int64)
-        base, order, n_valid = self._stage1(user_index)
-        warm = self.user_counts_[user_index] > 0  # cold users get the base class's fallback anyway
-        n_real = np.where(warm, n_valid, 0)
-        rows = np.repeat(np.arange(len(user_index)), n_real)
-        cols = order[np.arange(order.shape[1])[None, :] < n_real[:, None]]
+        raw = np.asarray(self.retriever_.score_indices(user_index), dtype=np.float64)
+        base, _, _ = self._stage1(user_index, raw)
+        cands, r, z, n_real = self._candidate_scores(user_index, raw)
+        rows, cols = np.nonzero(cands >= 0)
         if len(rows):
-            hist = self.history_texts(user_index[warm])
-            hist_of_row = np.cumsum(warm) - 1
-            histories = [hist[hist_of_row[r]] for r in rows]
-            p = self.reranker.score_pairs(histories, self.item_text_[cols].tolist(), batch_size=self.batch_size)
-            if self.reranker.task != "binary":  # a rating head: squash to (0, 1) keeping the order
-                p = 1.0 / (1.0 + np.exp(-(p - self.reranker.target_mean) / self.reranker.target_scale))
-            base[rows, cols] = 1.0 + p
+            if self.fusion_weight is None:
+                # the cross-encoder's order: sigma(z) for the binary task, any increasing map for ratings
+                order_score = 1.0 / (1.0 + np.exp(-z))
+            else:
+                order_score = 1.0 / (1.0 + np.exp(-fuse_scores(r, z, self.fusion_weight, n_real)))
+            base[rows, cands[rows, cols]] = 1.0 + order_score[rows, cols]
         return base
 
     # ------------------------------------------------------------------ persistence

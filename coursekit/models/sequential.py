@@ -29,6 +29,9 @@ At inference ``[MASK]`` is appended after the last item and its output gives the
 
 Training cuts every user's history into windows of :math:`N + 1` consecutive items (or
 draws one random window per user and epoch), Adam, dropout on embeddings, attention and FFN.
+``fit(train, valid=...)`` (``valid`` cut from the training data, never the test) records the
+validation NDCG@10 after every epoch, keeps the best epoch's weights and, with ``patience``, stops
+once ``patience`` epochs passed without a new best (the validation curve has flattened).
 Deterministic given ``seed`` on a given device; the weights are converted to numpy at the end of ``fit`` (so
 ``save``/``load`` are the generic safetensors ones) and a torch module is rebuilt from
 them for inference (always on the CPU). ``torch`` is imported inside functions only.
@@ -43,38 +46,22 @@ SASRec? RecSys 2023.
 """
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import ClassVar
 
 import numpy as np
 
 from coursekit._validation import CourseKitError, check_choice, check_positive_int, check_seed
-from coursekit.interactions import Interactions
+from coursekit.interactions import Interactions, check_same_universe
 from coursekit.models.base import Recommender
 from coursekit.models.sequences import bert4rec_mask, left_padded_windows, user_sequences
-from coursekit.models.transformer import build_sequence_net
+from coursekit.models.towers import validation_ndcg
+from coursekit.models.transformer import build_sequence_net, torch_threads
 
 __all__ = ["SASRec", "BERT4Rec"]
 
 _W = "w__"  # prefix of the numpy copies of the weights (saved by the generic Recommender.save)
-
-
-@contextlib.contextmanager
-def _torch_threads(n: int | None) -> Iterator[None]:
-    """Run the block with ``n`` torch CPU threads (``None``: leave torch's setting alone)."""
-    if n is None:
-        yield
-        return
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 # ---------------------------------------------------------------------------- shared model code
@@ -87,7 +74,7 @@ class _SequentialBase(Recommender):
     def __init__(self, dim: int = 64, n_layers: int = 2, n_heads: int = 2, max_len: int = 50,
                  dropout: float = 0.2, epochs: int = 50, batch_size: int = 128, lr: float = 1e-3,
                  weight_decay: float = 0.0, sampling: str = "all", device: str = "auto",
-                 num_threads: int | None = None, seed: int = 0) -> None:
+                 num_threads: int | None = None, seed: int = 0, patience: int | None = None) -> None:
         self.dim = dim
         self.n_layers = n_layers
         self.n_heads = n_heads
@@ -101,6 +88,7 @@ class _SequentialBase(Recommender):
         self.device = device
         self.num_threads = num_threads
         self.seed = seed
+        self.patience = patience
 
     # -- hooks of the two objectives
     def _n_tokens(self, n_items: int) -> int:
@@ -124,6 +112,8 @@ class _SequentialBase(Recommender):
         if self.max_len < 2 and not self.causal:
             raise CourseKitError(f"BERT4Rec needs max_len >= 2 (items plus the [MASK] slot), got {self.max_len}.")
         check_choice(self.sampling, "sampling", ["all", "random"])
+        if self.patience is not None:
+            check_positive_int(self.patience, "patience")
         if not float(self.lr) > 0:
             raise CourseKitError(f"lr must be > 0, got {self.lr!r}.")
 
@@ -132,6 +122,36 @@ class _SequentialBase(Recommender):
                           self.max_len, float(self.dropout), self.causal)
 
     # -- fitting
+    def fit(self, train: Interactions, valid: Interactions | None = None) -> _SequentialBase:
+        """Fit on ``train``; with ``valid`` (same universe, cut from the training data) the validation
+        NDCG@10 is recorded per epoch (``valid_history_``), the best epoch's weights are kept
+        (``best_epoch_``) and ``patience`` can stop training early."""
+        if valid is not None:
+            if not isinstance(valid, Interactions):
+                raise CourseKitError(f"valid must be coursekit Interactions (or None), got {type(valid).__name__}.")
+            check_same_universe(train, valid, names=("train", "valid"))
+            if not (valid.matrix("binary") > train.matrix("binary")).nnz:
+                raise CourseKitError("valid has no event on an item unseen in train: nothing to validate; cut "
+                                     "valid from the end of each user's history (user_temporal_split).")
+        if self.patience is not None and valid is None:
+            raise CourseKitError(f"patience={self.patience!r} needs a validation part: call fit(train, valid=valid) "
+                                 "with valid cut from the training data (e.g. leave_last_out(train, n_test=1)), "
+                                 "or set patience=None.")
+        self._valid = valid
+        try:
+            return super().fit(train)
+        finally:
+            del self._valid
+
+    def _validate(self, net, train: Interactions, valid: Interactions) -> float:
+        """Validation NDCG@10 of the current weights (scores only for the users with a valid event)."""
+        self._export(net)
+        users = np.unique(valid.user_index)
+        scores = np.zeros((train.n_users, train.n_items))
+        scores[users] = self._score(users)
+        net.train()
+        return validation_ndcg(scores, train, valid)
+
     def _fit(self, train: Interactions) -> None:
         import torch
 
@@ -144,7 +164,9 @@ class _SequentialBase(Recommender):
         device = pick_device(self.device)
         rng = np.random.default_rng(self.seed)
         losses = np.full(self.epochs, np.nan)
-        with torch.random.fork_rng(devices=[]), _torch_threads(self.num_threads):
+        valid, best, valid_hist = getattr(self, "_valid", None), None, []
+        self.best_epoch_ = self.epochs
+        with torch.random.fork_rng(devices=[]), torch_threads(self.num_threads):
             torch.manual_seed(self.seed)
             net = self._make_net(train.n_items).to(device)
             opt = torch.optim.Adam(net.parameters(), lr=float(self.lr), weight_decay=float(self.weight_decay))
@@ -175,7 +197,17 @@ class _SequentialBase(Recommender):
                     self._export(net)
                     callback(self, epoch + 1)
                     net.train()
-        self.loss_history_ = losses
+                if valid is not None:
+                    valid_hist.append(self._validate(net, train, valid))
+                    if best is None or valid_hist[-1] > max(valid_hist[:-1]):
+                        self.best_epoch_ = epoch + 1
+                        best = {k: v.detach().clone() for k, v in net.state_dict().items()}
+                    elif self.patience is not None and epoch + 1 - self.best_epoch_ >= self.patience:
+                        break
+        self.loss_history_ = losses[:epoch + 1]
+        self.valid_history_ = np.asarray(valid_hist, dtype=np.float64)
+        if best is not None:
+            net.load_state_dict(best)
         self._export(net)
 
     def _export(self, net) -> None:
@@ -227,7 +259,7 @@ class _SequentialBase(Recommender):
     def _hidden(self, tokens: np.ndarray) -> np.ndarray:
         import torch
 
-        with torch.no_grad(), _torch_threads(self.num_threads):
+        with torch.no_grad(), torch_threads(self.num_threads):
             return self._net()(torch.as_tensor(tokens))[:, -1].numpy().astype(np.float64)
 
     def output_embeddings(self) -> tuple[np.ndarray, np.ndarray]:
@@ -302,10 +334,16 @@ class SASRec(_SequentialBase):
     call ``fn(model, epoch)`` after every epoch with the current weights in place (the model
     can score then): the way to draw validation curves when tuning the number of epochs.
 
+    patience : int, optional
+        With ``fit(train, valid=...)``: stop after ``patience`` epochs without a better validation
+        NDCG@10 (``None``: run all ``epochs``; the best epoch's weights are kept either way).
+
     Attributes
     ----------
-    loss_history_ : array (epochs,)
+    loss_history_ : array (epochs run,)
         Mean training cross-entropy per epoch.
+    valid_history_, best_epoch_ : array (epochs run,), int
+        Validation NDCG@10 per epoch and the epoch whose weights were kept (with ``valid``).
     seq_items_, seq_indptr_ : arrays
         The training sequences (see :func:`user_sequences`).
 
@@ -354,9 +392,9 @@ class BERT4Rec(_SequentialBase):
                  dropout: float = 0.2, epochs: int = 50, batch_size: int = 128, lr: float = 1e-3,
                  weight_decay: float = 0.0, sampling: str = "all", mask_prob: float = 0.2,
                  mask_last_prob: float = 0.1, device: str = "auto", num_threads: int | None = None,
-                 seed: int = 0) -> None:
+                 seed: int = 0, patience: int | None = None) -> None:
         super().__init__(dim, n_layers, n_heads, max_len, dropout, epochs, batch_size, lr, weight_decay,
-                         sampling, device, num_threads, seed)
+                         sampling, device, num_threads, seed, patience)
         self.mask_prob = mask_prob
         self.mask_last_prob = mask_last_prob
 

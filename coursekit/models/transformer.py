@@ -17,9 +17,11 @@ those up to itself) and always itself. ``torch`` is imported inside the function
 """
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["build_sequence_net"]
+__all__ = ["build_sequence_net", "torch_threads"]
 
 
 def build_sequence_net(n_tokens: int, n_items: int, dim: int, n_layers: int, n_heads: int, max_len: int,
@@ -82,3 +84,22 @@ def build_sequence_net(n_tokens: int, n_items: int, dim: int, n_layers: int, n_h
 
     return SeqNet()
 
+
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` torch CPU threads (``None``: leave torch's setting alone).
+
+    >>> with torch_threads(None):
+    ...     pass
+    """
+    if n is None:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -17,7 +17,9 @@ A second, plainer reading of the same lists: the **new-category share**, the fra
 listed items whose category the user's *new* taste likes (:math:`\theta^{new}_{u,c} > 0`; the
 shop's drift draws a new taste that likes none of the old categories). :func:`drift_window_mean`
 averages either measure per user over a window of :math:`j`, for paired before/after comparisons
-(:func:`coursekit.claims.compare`).
+(:func:`coursekit.claims.compare`). The third column, ``ndcg``, scores the list against the event
+itself (:math:`1/\log_2(r + 2)` at rank :math:`r`, 0 if absent, NaN for a repeat, which cannot be
+hit while seen items are excluded): how well the method predicts what the drifted user does next.
 """
 from __future__ import annotations
 
@@ -43,6 +45,8 @@ def drift_recovery(recommender: OnlineRecommender, replay: Replay, truth: dict, 
         Over the shop's interactions (``dataset.to_interactions()``).
     truth : dict
         The shop's ``Dataset.truth`` (``drift``, ``user_tastes``, ``drift_tastes``, ``item_attributes``).
+        A user whose drift time falls before the replay's cut has post-drift events in the warm-up
+        that :math:`j` does not count: keep in ``truth["drift"]`` only the users who drift in the stream.
     k : int
     only_drift_users : bool
         Apply only the drift users' events (much faster). Right for updaters whose user state
@@ -58,9 +62,10 @@ def drift_recovery(recommender: OnlineRecommender, replay: Replay, truth: dict, 
     Returns
     -------
     DataFrame
-        ``user, timestamp, j, alignment, new_share`` (one row per recorded event); ``new_share``
+        ``user, timestamp, j, alignment, new_share, ndcg`` (one row per recorded event); ``new_share``
         is the share of the list in categories the new taste likes (NaN when the truth has no
-        ``category=...`` attributes).
+        ``category=...`` attributes); ``ndcg`` is NDCG@k of the list for the event's item (NaN for
+        a repeat).
     """
     k = check_positive_int(k, "k")
     drift = truth["drift"]
@@ -107,10 +112,14 @@ def drift_recovery(recommender: OnlineRecommender, replay: Replay, truth: dict, 
             idx, _ = recommender.recommend_index(u, k)
             idx = idx[idx >= 0]
             share = float(new_like[row[u], idx].mean()) if new_like is not None and idx.size else np.nan
-            out.append((int(users.ids[u]), int(ev.timestamp[e]), int(j[e]), float(delta[row[u], idx].mean()), share))
+            hit = np.flatnonzero(idx == ev.item[e])
+            gain = np.nan if ev.item[e] in recommender.seen_items(u) else (
+                1.0 / np.log2(hit[0] + 2.0) if hit.size else 0.0)
+            out.append((int(users.ids[u]), int(ev.timestamp[e]), int(j[e]), float(delta[row[u], idx].mean()), share,
+                        gain))
         v = ev.value[e]
         recommender.update_index(u, int(ev.item[e]), int(ev.timestamp[e]), None if np.isnan(v) else float(v))
-    return pd.DataFrame(out, columns=["user", "timestamp", "j", "alignment", "new_share"])
+    return pd.DataFrame(out, columns=["user", "timestamp", "j", "alignment", "new_share", "ndcg"])
 
 
 def recovery_summary(result: pd.DataFrame, max_j: int = 30) -> dict:
@@ -150,7 +159,7 @@ def drift_window_mean(result: pd.DataFrame, j_min: int, j_max: int, column: str 
     j_min, j_max : int
         The window, inclusive (negative: before the drift).
     column : str
-        ``"alignment"`` or ``"new_share"``.
+        ``"alignment"``, ``"new_share"`` or ``"ndcg"`` (NaN repeats are left out of the mean).
 
     Returns
     -------

@@ -3,7 +3,7 @@
 Importing :mod:`coursekit.text` is cheap: torch and transformers are imported only when a
 model is actually loaded. The public names are loaded on first use (:func:`coursekit._lazy.attach`):
 
-* :mod:`coursekit.text.items`: ``movielens_item_text``, ``shop_item_text``, ``item_texts``,
+* :mod:`coursekit.text.items`: ``movielens_item_text``, ``shop_item_text``, ``item_texts``, ``item_summaries``,
   ``align_item_texts``, ``history_text``, ``user_histories``;
 * :mod:`coursekit.text.encoder`: ``resolve_model``, ``TextEncoder``, ``load_tokenizer``,
   ``load_encoder_model``, ``mean_pool``, ``DEFAULT_MODEL``, ``make_tiny_bert``, ``quiet_loading``;
@@ -30,9 +30,10 @@ warnings.filterwarnings("ignore", message="IProgress not found")
 _ITEMS = "coursekit.text.items"
 _ENCODER = "coursekit.text.encoder"
 __getattr__, __dir__, __all__ = attach(__name__, {
-    "movielens_item_text": _ITEMS, "shop_item_text": _ITEMS, "item_texts": _ITEMS, "align_item_texts": _ITEMS,
+    "movielens_item_text": _ITEMS, "shop_item_text": _ITEMS, "item_texts": _ITEMS, "item_summaries": _ITEMS,
+    "align_item_texts": _ITEMS,
     "history_text": _ITEMS, "user_histories": _ITEMS,
     "resolve_model": _ENCODER, "TextEncoder": _ENCODER, "load_tokenizer": _ENCODER, "load_encoder_model": _ENCODER,
     "mean_pool": _ENCODER, "DEFAULT_MODEL": _ENCODER, "make_tiny_bert": _ENCODER, "quiet_loading": _ENCODER,
     "CrossEncoder": "coursekit.text.cross_encoder",
-}, submodules=("items", "encoder", "cross_encoder"))
+}, submodules=("items", "encoder", "cross_encoder", "pair_inputs"))

@@ -19,6 +19,20 @@ trained with binary cross-entropy (:mod:`coursekit.finetune`). This is *sequence
 classification: one label per pair. Token classification (one label per token) would be the
 wrong head: there is no per-token target in "did the user take this item?".
 
+**Pooling.** ``pooling="cls"`` is the standard head of ``AutoModelForSequenceClassification``
+(``[CLS]`` through the pooler). ``pooling="candidate"`` feeds the same linear classifier the
+mean of the final hidden states of the *candidate's* tokens (the tokens after the first
+``[SEP]``), each of which has attended to the whole history:
+
+.. math::
+
+    z_{ui} = w^\top \frac{1}{|T_i|} \sum_{t \in T_i} h_t + b .
+
+A sentence encoder such as MiniLM was trained to make mean-pooled token vectors meaningful,
+not ``[CLS]``, so the candidate mean starts from a representation that already reflects how the
+candidate relates to the history, and fine-tuning from it needs far fewer steps (lesson 04
+measures both).
+
 Every word of the history can attend to every word of the candidate, which is what makes a
 cross-encoder accurate and also expensive: it needs one full transformer pass *per pair*, so it
 is used to **re-rank** a short candidate list (:class:`coursekit.models.rerank.TwoStageRecommender`).
@@ -55,13 +69,14 @@ import numpy as np
 
 from coursekit._validation import CourseKitError, check_choice, check_positive_int
 from coursekit.text.encoder import quiet_loading, resolve_model
+from coursekit.text.pair_inputs import candidate_mean, encode_pairs
 
-__all__ = ["CrossEncoder", "encode_pairs", "truncate_texts", "resolve_model_path", "load_pair_tokenizer",
-           "autocast_context", "DEFAULT_MODEL"]
+__all__ = ["CrossEncoder", "resolve_model_path", "load_pair_tokenizer", "autocast_context", "DEFAULT_MODEL"]
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _CONFIG_FILE = "cross_encoder.json"
 TASKS = ("binary", "regression")
+POOLINGS = ("cls", "candidate")
 
 
 # ---------------------------------------------------------------------------- model resolution
@@ -105,57 +120,6 @@ def autocast_context(device: str) -> contextlib.AbstractContextManager:
     return contextlib.nullcontext()
 
 
-# ---------------------------------------------------------------------------- pair inputs
-def truncate_texts(tokenizer: Any, texts: Sequence[str], max_tokens: int) -> list[str]:
-    """Cut each text after its first ``max_tokens`` tokens (at a token boundary of the original string).
-
-    >>> tok = load_pair_tokenizer()
-    >>> truncate_texts(tok, ["red wool scarf, warm", "hat"], 2)
-    ['red wool', 'hat']
-    """
-    max_tokens = check_positive_int(max_tokens, "max_tokens")
-    texts = [str(t) for t in texts]
-    if not texts:
-        return []
-    if getattr(tokenizer, "is_fast", False):
-        enc = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
-        return [t if len(off) <= max_tokens else t[:off[max_tokens - 1][1]]
-                for t, off in zip(texts, enc["offset_mapping"])]
-    out = []
-    for t in texts:  # slow tokenizers have no offsets: rebuild the string from the kept tokens
-        toks = tokenizer.tokenize(t)
-        out.append(t if len(toks) <= max_tokens else tokenizer.convert_tokens_to_string(toks[:max_tokens]))
-    return out
-
-
-def encode_pairs(tokenizer: Any, histories: Sequence[str], candidates: Sequence[str], max_length: int = 128,
-                 max_candidate_tokens: int | None = None, return_tensors: str | None = "pt") -> Any:
-    r"""Tokenize (history, candidate) pairs as ``[CLS] history [SEP] candidate [SEP]``, padded to the longest.
-
-    The candidate is first cut to ``max_candidate_tokens`` (default ``max_length // 2``), then
-    the history is truncated so that the pair fits ``max_length`` (``truncation="only_first"``).
-
-    >>> tok = load_pair_tokenizer()
-    >>> enc = encode_pairs(tok, ["blue hat ; green scarf ; red shoe"], ["red boot"], max_length=8,
-    ...                    return_tensors=None)
-    >>> tok.convert_ids_to_tokens(enc["input_ids"][0])
-    ['[CLS]', 'blue', 'hat', ';', '[SEP]', 'red', 'boot', '[SEP]']
-    """
-    max_length = check_positive_int(max_length, "max_length")
-    cap = max_length // 2 if max_candidate_tokens is None else check_positive_int(max_candidate_tokens,
-                                                                                     "max_candidate_tokens")
-    if cap > max_length - 3:
-        raise CourseKitError(f"max_candidate_tokens={cap} leaves no room for [CLS]/[SEP]/[SEP] within "
-                             f"max_length={max_length}; use at most max_length - 3 = {max_length - 3}.")
-    histories, candidates = [str(h) for h in histories], [str(c) for c in candidates]
-    if len(histories) != len(candidates):
-        raise CourseKitError(f"histories and candidates must pair up one to one, got {len(histories)} "
-                             f"histories and {len(candidates)} candidates.")
-    candidates = truncate_texts(tokenizer, candidates, cap)
-    return tokenizer(histories, candidates, truncation="only_first", max_length=max_length,
-                     padding=True, return_tensors=return_tensors)
-
-
 def _own_memory(model: Any) -> None:
     """Copy every parameter and buffer into freshly allocated (aligned) memory.
 
@@ -192,6 +156,12 @@ class CrossEncoder:
         :meth:`predict` gives :math:`\mu + s\,z` (``target_mean`` :math:`\mu`, ``target_scale`` :math:`s`).
     device : str
         ``"auto"`` picks CUDA, then Apple MPS, then CPU (:func:`coursekit.env.pick_device`).
+    pooling : {"cls", "candidate"}
+        Which hidden states the one-output classifier reads (see the module docstring).
+    info : dict, optional
+        JSON-serialisable facts a later user of a saved model needs, such as how its histories
+        were built (``{"history_size": 20, "max_history_words": 140, "item_text": "summaries"}``);
+        saved and loaded with the weights.
 
     Use :meth:`from_pretrained` to build one from a model id or folder, :meth:`load` for a
     folder written by :meth:`save`.
@@ -199,7 +169,7 @@ class CrossEncoder:
 
     def __init__(self, model: Any, tokenizer: Any, *, max_length: int = 128, max_candidate_tokens: int | None = None,
                  task: str = "binary", target_mean: float = 0.0, target_scale: float = 1.0,
-                 device: str = "auto") -> None:
+                 device: str = "auto", pooling: str = "cls", info: dict | None = None) -> None:
         from coursekit.env import pick_device
 
         num_labels = getattr(getattr(model, "config", None), "num_labels", None)
@@ -209,8 +179,10 @@ class CrossEncoder:
                                  "AutoModelForSequenceClassification.from_pretrained(name, num_labels=1).")
         self.max_length = check_positive_int(max_length, "max_length")
         self.max_candidate_tokens = max_candidate_tokens
+        self.pooling = check_choice(pooling, "pooling", POOLINGS)
         self.task = check_choice(task, "task", TASKS)
         self.target_mean, self.target_scale = float(target_mean), float(target_scale)
+        self.info = dict(info or {})
         self.tokenizer = tokenizer
         self.device = pick_device(device)
         self.model = model.to(self.device)
@@ -221,12 +193,15 @@ class CrossEncoder:
     @classmethod
     def from_pretrained(cls, model: str | None = None, *, task: str = "binary", max_length: int = 128,
                         max_candidate_tokens: int | None = None, device: str = "auto",
-                        dropout: float | None = None) -> CrossEncoder:
+                        dropout: float | None = None, num_layers: int | None = None,
+                        pooling: str = "cls") -> CrossEncoder:
         """Load ``model`` (hub id or folder; default the offline MiniLM) with a new 1-output head.
 
         The head (``classifier``) is freshly initialised unless the checkpoint has one: the
         "newly initialized" report of transformers is expected for an encoder checkpoint.
-        ``dropout`` overrides the hidden/attention dropout of the config.
+        ``dropout`` overrides the hidden/attention dropout of the config. ``num_layers`` keeps only
+        the lowest ``num_layers`` transformer layers (a shallower, faster model for a CPU; the
+        upper layers' weights are not loaded).
         """
         from transformers import AutoModelForSequenceClassification
 
@@ -234,10 +209,12 @@ class CrossEncoder:
         kwargs: dict[str, Any] = {}
         if dropout is not None:
             kwargs.update(hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
+        if num_layers is not None:
+            kwargs["num_hidden_layers"] = check_positive_int(num_layers, "num_layers")
         with quiet_loading():   # the report would list the new head as MISSING: expected, so not shown
             net = AutoModelForSequenceClassification.from_pretrained(
                 path, num_labels=1, use_safetensors=True, trust_remote_code=False, **kwargs)
-        return cls(net, load_pair_tokenizer(model), task=task, max_length=max_length,
+        return cls(net, load_pair_tokenizer(model), task=task, max_length=max_length, pooling=pooling,
                    max_candidate_tokens=max_candidate_tokens, device=device)
 
     @classmethod
@@ -284,8 +261,18 @@ class CrossEncoder:
     def forward_logits(self, batch: dict) -> Any:
         """Logits ``(batch,)`` of an encoded batch (with gradients if enabled; mixed precision on CUDA)."""
         with autocast_context(self.device):
-            out = self.model(**batch)
-        return out.logits.squeeze(-1).float()
+            if self.pooling == "cls":
+                return self.model(**batch).logits.squeeze(-1).float()
+            net = self.model.get_base_model() if self.is_lora else self.model
+            hidden = net.base_model(**batch).last_hidden_state
+            pooled = candidate_mean(hidden, batch["input_ids"], batch["attention_mask"], self.tokenizer.sep_token_id)
+            head = getattr(net, "classifier", None)
+            if head is None or not hasattr(head, "in_features"):
+                raise CourseKitError(f"pooling='candidate' needs a model whose classifier is one linear layer "
+                                     f"(BERT, MiniLM, DistilBERT); {type(net).__name__} has another head. "
+                                     "Use pooling='cls'.")
+            dropout = getattr(net, "dropout", None)
+            return head(dropout(pooled) if dropout is not None else pooled).squeeze(-1).float()
 
     # ------------------------------------------------------------------ scoring
     def logits(self, histories: Sequence[str], candidates: Sequence[str], batch_size: int = 64,
@@ -371,7 +358,9 @@ class CrossEncoder:
             model.save_pretrained(folder)
             self.tokenizer.save_pretrained(folder)
         meta = {"max_length": self.max_length, "max_candidate_tokens": self.max_candidate_tokens,
-                "task": self.task, "target_mean": self.target_mean, "target_scale": self.target_scale}
+                "pooling": self.pooling,
+                "task": self.task, "target_mean": self.target_mean, "target_scale": self.target_scale,
+                "info": self.info}
         (folder / _CONFIG_FILE).write_text(json.dumps(meta, indent=1))
         return folder
 

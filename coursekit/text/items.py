@@ -33,8 +33,8 @@ import pandas as pd
 from coursekit._validation import CourseKitError, check_columns, check_positive_int
 from coursekit.interactions import IdMap, Interactions, user_time_order
 
-__all__ = ["movielens_item_text", "shop_item_text", "item_texts", "align_item_texts", "user_histories",
-           "history_text"]
+__all__ = ["movielens_item_text", "shop_item_text", "item_texts", "item_summaries", "align_item_texts",
+           "user_histories", "history_text"]
 
 
 def _as_list(value: Any) -> list[str]:
@@ -102,6 +102,33 @@ def item_texts(dataset: Any, include_tags: bool = False) -> pd.Series:
     if include_tags:
         raise CourseKitError("include_tags=True applies to MovieLens only; the shop has no user tags.")
     return shop_item_text(items)
+
+
+def item_summaries(dataset: Any) -> pd.Series:
+    """A short, attribute-rich text per item, indexed by ``item_id``: what a *history* lists.
+
+    Shop: ``"category, brand, price band: word, word, word"`` (every attribute the simulated
+    tastes act on, in about 12 tokens); MovieLens: ``"Title (year): genre, genre"``. Full
+    descriptions (:func:`item_texts`) cost 30-60 tokens each, so a 256-token pair would hold
+    only a few history items; summaries fit 15-20.
+
+    >>> items = pd.DataFrame({"item_id": [7], "title": ["Oak mug"], "text": ["A mug."], "category": ["kitchen"],
+    ...                       "brand": ["Oak"], "price_band": ["budget"], "words": [["rustic", "ceramic"]]})
+    >>> item_summaries(items).iloc[0]
+    'kitchen, Oak, budget: rustic, ceramic'
+    """
+    items = dataset if isinstance(dataset, pd.DataFrame) else dataset.items
+    ids = pd.Index(items["item_id"].to_numpy(), name="item_id")
+    if "genres" in items.columns:
+        title = items["title"].astype(str)
+        year = items["year"] if "year" in items.columns else pd.Series(np.nan, index=items.index)
+        genres = [", ".join(_as_list(g)) for g in items["genres"]]
+        text = [f"{t} ({int(y)}): {g}" if not pd.isna(y) else f"{t}: {g}" for t, y, g in zip(title, year, genres)]
+    else:
+        check_columns(items, ["category", "brand", "price_band", "words"], "the shop item table")
+        text = [f"{c}, {b}, {p}: {', '.join(_as_list(w))}"
+                for c, b, p, w in zip(items["category"], items["brand"], items["price_band"], items["words"])]
+    return pd.Series(np.asarray(text, dtype=object), index=ids, name="summary", dtype=object)
 
 
 def align_item_texts(items: IdMap, texts: Mapping[int, str] | pd.Series | pd.DataFrame) -> np.ndarray:
