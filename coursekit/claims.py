@@ -40,7 +40,8 @@ from coursekit._validation import CourseKitError
 from coursekit.record import load_records, record
 
 Verdict = Literal["beats", "loses to", "no measurable difference", "above", "below", "not beyond"]
-Expect = Literal["beats", "loses to", "no measurable difference", "no worse", "above", "below"]
+Expect = Literal["beats", "loses to", "no measurable difference", "no worse", "above", "below", "not beyond",
+                 "not above"]
 Z = 2.0  # a difference counts when it exceeds Z standard errors
 CLAIMS_KEY = "claims"
 
@@ -143,6 +144,8 @@ def _delivers(verdict: str, expect: str | None) -> bool:
         return True
     if expect == "no worse":
         return verdict in ("beats", "no measurable difference")
+    if expect == "not above":
+        return verdict in ("below", "not beyond")
     return verdict == expect
 
 
@@ -282,7 +285,8 @@ def compare(a: Sequence[float], b: Sequence[float], name_a: str, name_b: str, *,
 
 
 def threshold(value: float, se: float, threshold: float, name: str, *, what: str, n: int = 0,
-              unit: str = "users", expect: Literal["above", "below"] | None = None, key: str = "") -> Claim:
+              unit: str = "users", expect: Literal["above", "below", "not beyond", "not above"] | None = None,
+              key: str = "") -> Claim:
     r"""A measured value against a fixed threshold: "above" when :math:`v - 2\,\mathrm{SE} > t`.
 
     For example an AUC against chance (0.5), a loss against the label-prior entropy, a share
@@ -292,6 +296,12 @@ def threshold(value: float, se: float, threshold: float, name: str, *, what: str
     'validation AUC is above chance (0.5): 0.620 ± 0.020 (beyond 2 SE).'
     >>> threshold(0.51, 0.02, 0.5, "validation AUC", what="chance").verdict
     'not beyond'
+
+    ``expect="not beyond"`` asks that the value be indistinguishable from the threshold (an A/A test's
+    false-positive rate against the nominal 5%); ``"not above"`` accepts "below" or "not beyond":
+
+    >>> threshold(0.04, 0.005, 0.05, "false-positive rate", what="alpha", expect="not above").holds
+    True
     """
     value, se = float(value), float(se)
     if value - Z * se > threshold:

@@ -52,6 +52,18 @@ def two_stage_case(n_candidates: int = 6) -> TwoStageRecommender:
                                item_texts=texts, history_size=5, max_history_words=20)
 
 
+def revenue_case() -> object:
+    """An iALS base re-ranked by price: prices 5..200 for the contract items (the cold item included)."""
+    import pandas as pd
+
+    from coursekit.business.revenue import RevenueReranker
+
+    ids = np.r_[np.arange(100, 140), COLD_ITEM]
+    prices = pd.Series(np.round(np.exp(np.random.default_rng(7).uniform(np.log(5), np.log(200), len(ids))), 2),
+                       index=ids, name="price")
+    return RevenueReranker(IALS(factors=8, iterations=3, seed=1), prices, gamma=0.7, n_candidates=10)
+
+
 def _coldstart_case(name: str, **kwargs):
     def factory():
         import coursekit.coldstart as cs
@@ -103,6 +115,8 @@ register_contract_case("MMRReranker", lambda: MMRReranker(IALS(factors=8, iterat
                                                           n_candidates=10))
 register_contract_case("MMRReranker-cooccurrence", lambda: MMRReranker(ItemKNN(k=10), lam=0.3, n_candidates=15,
                                                                        item_vectors="cooccurrence"))
+# business: revenue-aware re-ranking
+register_contract_case("RevenueReranker", revenue_case)
 # cold start
 register_contract_case("AttributeToFactor-ridge", _coldstart_case("AttributeToFactor", factors=8, iterations=3,
                                                                   seed=1))
@@ -116,3 +130,18 @@ register_contract_case("CountGatedHybrid", _coldstart_case("CountGatedHybrid", k
 register_contract_case("CountGatedHybrid-learned", _coldstart_case("CountGatedHybrid", gate="learned",
                                                                    kappas=(1.0, 10.0), factors=8, iterations=3,
                                                                    seed=1))
+
+
+# the whole system (lesson 08): HNSW retrieval, tiny cross-encoder, MMR, content vectors for the cold item
+def system_case() -> object:
+    """RecommenderSystem with every stage on: iALS + HNSW, a tiny random cross-encoder, MMR, item features."""
+    from coursekit.system import RecommenderSystem
+
+    two_stage = two_stage_case()
+    return RecommenderSystem(IALS(factors=8, iterations=3, seed=1), reranker=two_stage.reranker,
+                             item_texts=two_stage.item_texts, n_candidates=8, fusion_weight=1.0, lam=0.7,
+                             ann="hnsw", M=8, ef_search=16, item_features=contract_item_vectors(), history_size=5,
+                             max_history_words=20)
+
+
+register_contract_case("RecommenderSystem", system_case)

@@ -124,3 +124,13 @@ def test_runner_reads_claims_back_with_a_relative_output_folder(tmp_path, monkey
     monkeypatch.chdir(tmp_path)
     run = run_notebook(Path("lessons/rel.ipynb"), Path("out"), {})
     assert run.claims_total == 1 and run.status == "claim failed"
+
+
+def test_threshold_expectations_not_beyond_and_not_above():
+    from coursekit.claims import threshold
+
+    assert threshold(0.052, 0.01, 0.05, "rate", what="alpha", expect="not beyond").holds
+    assert not threshold(0.2, 0.01, 0.05, "rate", what="alpha", expect="not beyond").holds
+    assert threshold(0.01, 0.005, 0.05, "rate", what="alpha", expect="not above").holds
+    assert threshold(0.06, 0.01, 0.05, "rate", what="alpha", expect="not above").holds
+    assert not threshold(0.2, 0.01, 0.05, "rate", what="alpha", expect="not above").holds

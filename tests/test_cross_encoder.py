@@ -529,3 +529,23 @@ def test_loading_prints_no_load_report(capfd):
     CrossEncoder.from_pretrained(max_length=32, device="cpu")
     out, err = capfd.readouterr()
     assert "LOAD REPORT" not in out + err and "Loading weights" not in out + err
+
+
+def test_lesson04_cross_encoder_trains_when_no_checkpoint_then_loads_a_saved_one(tmp_path, monkeypatch):
+    from coursekit.datasets import checkpoint_dir, make_shop
+    from coursekit.finetune import lesson04_checkpoint_name, lesson04_cross_encoder
+
+    monkeypatch.setenv("COURSEKIT_DATA_HOME", str(tmp_path))
+    shop = make_shop(n_users=30, n_items=20, n_events=400, seed=0)
+    train = shop.to_interactions()
+    ce, info, source = lesson04_cross_encoder(shop, train, "shop", smoke=True, seed=0, steps=2)
+    assert source == "this lesson" and info["steps"] == 2 and info["history_size"] == 20
+    ce.save(checkpoint_dir(lesson04_checkpoint_name("shop", True)))
+    loaded, info2, source2 = lesson04_cross_encoder(shop, train, "shop", smoke=True, seed=0)
+    assert source2 == "lesson 04" and info2["valid_auc"] == info["valid_auc"]
+    h, c = ["a red shoe"], ["a blue hat"]
+    np.testing.assert_allclose(loaded.logits(h, c), ce.logits(h, c), atol=1e-5)
+    with pytest.raises(CourseKitError, match="was not trained on 'movielens'"):
+        ce.info = {**info, "dataset": "shop"}
+        ce.save(checkpoint_dir(lesson04_checkpoint_name("movielens", True)))
+        lesson04_cross_encoder(shop, train, "movielens", smoke=True)

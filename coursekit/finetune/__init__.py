@@ -14,7 +14,9 @@ sampled negatives, and check it on held-out pairs. One module per concept:
 * :mod:`~coursekit.finetune.auc`: :func:`binary_auc`, :func:`auc_standard_error`, :func:`group_auc`;
 * :mod:`~coursekit.finetune.cost`: :func:`training_step_cost` (parameters and seconds per step);
 * :mod:`~coursekit.finetune.sanity`: :func:`overfit_one_batch` (can it memorise one batch?),
-  :func:`label_prior_entropy` (the loss of predicting the base rate).
+  :func:`label_prior_entropy` (the loss of predicting the base rate);
+* :mod:`~coursekit.finetune.shared_model`: :func:`lesson04_cross_encoder` (lesson 04's saved model for the
+  later lessons, or one trained with its recipe).
 
 Importing it is cheap: torch, transformers and peft are imported when a model trains.
 
@@ -48,8 +50,9 @@ from coursekit.finetune.loop import TrainResult, train_cross_encoder, train_rati
 from coursekit.finetune.negatives import hard_negative_sample, sample_pair_negatives, with_negatives
 from coursekit.finetune.pairs import Pairs, make_pairs
 from coursekit.finetune.sanity import label_prior_entropy, overfit_one_batch
+from coursekit.finetune.shared_model import lesson04_checkpoint_name, lesson04_cross_encoder
 
 __all__ = ["Pairs", "TrainResult", "StepCost", "make_pairs", "sample_pair_negatives",
            "hard_negative_sample", "with_negatives", "apply_lora", "freeze_lower_layers", "train_cross_encoder",
            "train_rating_regressor", "training_step_cost", "binary_auc", "auc_standard_error", "group_auc",
-           "overfit_one_batch", "label_prior_entropy"]
+           "overfit_one_batch", "label_prior_entropy", "lesson04_checkpoint_name", "lesson04_cross_encoder"]
