@@ -3,7 +3,9 @@
     coursekit data fetch movielens      download + verify into the data home
     coursekit data info                 what is cached, where
     coursekit run [--smoke] [--dataset shop] [--notebooks 00 01] [-p EPOCHS=3]
-    coursekit exercises generate [--check]
+    coursekit exercises generate [--check]   (also writes the nbgrader metadata of the solutions)
+    coursekit exercises release | solutions [--output dist]
+    coursekit grade SUBMISSIONS --assignment 01 [--output grades] [--timeout 300]
 """
 from __future__ import annotations
 
@@ -66,8 +68,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_exercises(args: argparse.Namespace) -> int:
-    from coursekit.exercises.generate import check_student_notebook, generate_student_notebook
+    import json
 
+    from coursekit.exercises.generate import check_student_notebook, generate_student_notebook, notebook_json
+    from coursekit.exercises.nbgrader import with_nbgrader_metadata
+
+    if args.action in ("release", "solutions"):
+        from coursekit.exercises.bundle import instructor_bundle, student_bundle
+
+        make = student_bundle if args.action == "release" else instructor_bundle
+        print(f"wrote {make(args.folder, args.output)}")
+        return 0
     folder = Path(args.folder)
     sources = sorted(folder.glob("*_solution.ipynb"))
     if not sources:
@@ -77,16 +88,35 @@ def _cmd_exercises(args: argparse.Namespace) -> int:
     stale = 0
     for src in sources:
         dst = src.with_name(src.name.replace("_solution", ""))
+        text = src.read_text(encoding="utf-8")
+        with_meta = notebook_json(with_nbgrader_metadata(json.loads(text)))
         if args.check:
-            ok = check_student_notebook(src, dst)
+            ok = check_student_notebook(src, dst) and with_meta == text
             stale += not ok
-            print(f"{'up to date' if ok else 'STALE':>10}  {dst}")
+            print(f"{'up to date' if ok else 'STALE':>10}  {dst}" + ("" if with_meta == text else
+                                                                  f" ({src.name}: nbgrader metadata)"))
         else:
+            if with_meta != text:
+                src.write_text(with_meta, encoding="utf-8")
+                print(f"nbgrader metadata  {src}")
             generate_student_notebook(src, dst)
             print(f"generated  {dst}")
     if stale:
         print(f"{stale} student notebook(s) differ from their solution source: run `coursekit exercises generate`.")
     return 1 if stale else 0
+
+
+def _cmd_grade(args: argparse.Namespace) -> int:
+    from coursekit.exercises.grading import grade_class
+
+    if args.timeout <= 0 or (args.case_time_limit is not None and args.case_time_limit <= 0):
+        raise CourseKitError("--timeout and --case-time-limit must be positive numbers of seconds.")
+    book = grade_class(args.submissions, args.assignment, args.output, timeout=args.timeout,
+                       case_time_limit=args.case_time_limit)
+    totals = book.groupby("student", sort=False)[["points", "max_points"]].sum()
+    print(totals.to_string())
+    print(f"\ngradebook: {Path(args.output) / 'gradebook.csv'}; feedback: {Path(args.output) / 'feedback'}/")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -114,7 +144,22 @@ def build_parser() -> argparse.ArgumentParser:
     gen = ex_sub.add_parser("generate", help="write student notebooks from *_solution.ipynb sources")
     gen.add_argument("--check", action="store_true", help="only check the committed student notebooks are current")
     gen.add_argument("--folder", default="exercises")
+    rel = ex_sub.add_parser("release", help="the student bundle: student notebooks (no solutions) + README, a zip")
+    sol = ex_sub.add_parser("solutions", help="the instructor bundle: solution notebooks + grading notes, a zip")
+    for bundle in (rel, sol):
+        bundle.add_argument("--folder", default="exercises", help="the solution notebooks (default exercises)")
+        bundle.add_argument("--output", default="dist", help="folder for the zip (default dist)")
     ex.set_defaults(func=_cmd_exercises)
+
+    grade = sub.add_parser("grade", help="grade submitted exercise notebooks into a gradebook and feedback files")
+    grade.add_argument("submissions", help="a folder of <student>.ipynb or <student>/<notebook>.ipynb")
+    grade.add_argument("--assignment", required=True,
+                       help="the lesson prefix of the solution notebook in exercises/ (e.g. 01) or its path")
+    grade.add_argument("--output", default="grades", help="folder for gradebook.csv and feedback/ (default grades)")
+    grade.add_argument("--timeout", type=float, default=300, help="seconds per notebook (default 300)")
+    grade.add_argument("--case-time-limit", type=float, default=None,
+                       help="seconds per test case (default: each exercise's own, 10 s)")
+    grade.set_defaults(func=_cmd_grade)
     return parser
 
 

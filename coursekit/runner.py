@@ -43,11 +43,24 @@ def lesson_notebooks(folder: Path = NOTEBOOKS) -> list[Path]:
     return sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
 
 
+def appendix_notebooks(folder: Path = NOTEBOOKS) -> list[Path]:
+    """The appendix notebooks ``A<digit>_topic.ipynb`` (e.g. ``A1_scale_out_spark``), in order.
+
+    They need optional extras (A1: ``pip install "coursekit[spark]"`` and Java), so a plain
+    ``coursekit run`` leaves them out; name them to run them: ``coursekit run --notebooks A1``.
+    """
+    return sorted(p for p in folder.glob("A[0-9]_*.ipynb")) if folder.is_dir() else []
+
+
 def select_notebooks(names: list[str] | None, folder: Path = NOTEBOOKS) -> list[Path]:
-    """Notebooks whose name starts with any of ``names`` (``"01"`` or ``"01_evaluation"``); all if None."""
-    every = lesson_notebooks(folder)
+    """Notebooks whose name starts with any of ``names`` (``"01"``, ``"01_evaluation"``, ``"A1"``).
+
+    None: every lesson (the appendix notebooks run only when named; see :func:`appendix_notebooks`).
+    """
+    lessons = lesson_notebooks(folder)
     if not names:
-        return every
+        return lessons
+    every = lessons + appendix_notebooks(folder)
     chosen = [p for p in every if any(p.stem.startswith(n) or p.name == n for n in names)]
     if not chosen:
         raise CourseKitError(f"no notebook matches {names}; available: {[p.stem for p in every]}.")

@@ -92,7 +92,10 @@ def test_the_checks_above_can_fail(tmp_path):
 
 MAX_LINES = 420  # "about 400": modules are split by concept, not at an exact line count
 #: modules allowed to be longer, with the reason (kept short on purpose)
-LONG_MODULES: dict[str, str] = {}
+LONG_MODULES: dict[str, str] = {
+    "coursekit/exercises/ex03.py": "a lesson's exercises (references, cases, hints) are one registry",
+    "coursekit/exercises/ex05.py": "a lesson's exercises (references, cases, hints) are one registry",
+}
 
 
 def test_modules_stay_small():

@@ -70,3 +70,18 @@ def test_known_parameters_are_read_from_the_parameters_cell():
     from coursekit.runner import NOTEBOOKS, notebook_parameters
 
     assert {"SMOKE", "SEED", "DATASET"} <= notebook_parameters(NOTEBOOKS / "01_evaluation.ipynb")
+
+
+def test_grade_options_and_defaults():
+    args = build_parser().parse_args(["grade", "submissions", "--assignment", "01"])
+    assert (args.output, args.timeout, args.case_time_limit) == ("grades", 300, None)
+
+
+def test_grade_refuses_a_bad_timeout(tmp_path, capsys):
+    assert main(["grade", str(tmp_path), "--assignment", "01", "--timeout", "0"]) == 2
+    assert "--timeout" in capsys.readouterr().err
+
+
+def test_exercises_release_and_solutions_are_subcommands():
+    assert build_parser().parse_args(["exercises", "release"]).output == "dist"
+    assert build_parser().parse_args(["exercises", "solutions", "--output", "x"]).output == "x"

@@ -12,7 +12,16 @@ import scipy.sparse as sp
 
 from coursekit.exercises import check, exercise_names
 from coursekit.exercises.ex02 import reference_cosine_item_similarity, reference_item_knn_score, toy_matrix
-from coursekit.exercises.ex03 import reference_ials_user, reference_sgd_epoch
+from coursekit.exercises.ex03 import (
+    TRAIN_PARAMS,
+    _train_no_negatives,
+    _train_users_only,
+    ndcg_at_10,
+    reference_ials_user,
+    reference_sgd_epoch,
+    reference_train_ials,
+    training_split,
+)
 from coursekit.exercises.generate import check_student_notebook, diff_student_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,7 +32,8 @@ NOTEBOOKS = {
            ROOT / "exercises" / "03_matrix_factorization.ipynb"),
 }
 EXERCISES = {"02": {"ex02_cosine_item_similarity": "cosine_item_similarity", "ex02_item_knn_score": "item_knn_score"},
-             "03": {"ex03_sgd_epoch": "sgd_epoch", "ex03_ials_user_update": "ials_user_update"}}
+             "03": {"ex03_sgd_epoch": "sgd_epoch", "ex03_ials_user_update": "ials_user_update",
+                    "ex03_train_ials": "train_ials"}}
 ALL = {name: fn for lesson in EXERCISES.values() for name, fn in lesson.items()}
 
 
@@ -103,6 +113,8 @@ def test_student_exception_is_reported(name):
     ("ex02_cosine_item_similarity", None), ("ex02_cosine_item_similarity", "x"),
     ("ex02_cosine_item_similarity", np.zeros((2, 2))), ("ex02_item_knn_score", [1.0]),
     ("ex03_sgd_epoch", None), ("ex03_sgd_epoch", (1, 2)), ("ex03_ials_user_update", np.full(3, np.nan)),
+    ("ex03_train_ials", None), ("ex03_train_ials", (np.zeros((3, 2)), np.zeros((3, 2)))), ("ex03_train_ials", "x"),
+    ("ex03_train_ials", (np.full((800, 4), np.nan), np.ones((200, 4)))),
 ])
 def test_wrong_types_fail_gracefully(name, answer):
     result = check(name, lambda *a: answer, verbose=False)
@@ -163,6 +175,55 @@ def test_known_mistakes_get_specific_hints(name, wrong, hint):
     result = check(name, wrong, verbose=False)
     assert result.status == "failed"
     assert hint in result.message, result.message
+
+
+# ------------------------------------------------------------------ the training exercise (ex03_train_ials)
+def dense_train_ials(R, factors, alpha, reg, n_iters, seed):
+    """iALS with the full n x n confidence matrix per row (independent of the reference), items first."""
+    R = sp.csr_matrix(R).toarray()
+    rng = np.random.default_rng(seed + 100)           # a different start than the reference
+    X, Y = rng.normal(0, 0.1, (R.shape[0], factors)), rng.normal(0, 0.1, (R.shape[1], factors))
+    for _ in range(n_iters):
+        for M, A, B in ((R, X, Y), (R.T, Y, X)):
+            for r in range(M.shape[0]):
+                A[r] = dense_ials(B, np.flatnonzero(M[r]), M[r][M[r] > 0], alpha, reg)
+    return X, Y
+
+
+def test_training_reference_beats_most_popular_and_an_independent_loop_passes():
+    import time
+
+    train, test = training_split()
+    X, Y = reference_train_ials(train, seed=0, **TRAIN_PARAMS)
+    pop = np.asarray(train.sum(axis=0)).ravel()
+    ref, popular = ndcg_at_10(X @ Y.T, train, test), ndcg_at_10(np.tile(pop, (train.shape[0], 1)), train, test)
+    assert ref > 0.3 and 0.8 * ref > popular + 0.02          # the bar is clearly above MostPopular
+    from threadpoolctl import threadpool_limits
+
+    for fn in (reference_train_ials, dense_train_ials):
+        start = time.perf_counter()
+        with threadpool_limits(1):      # a thousand tiny solves: BLAS threads only spin on a shared machine
+            result = check("ex03_train_ials", fn, verbose=False)
+        assert result.status == "passed", result.message
+        assert time.perf_counter() - start < 20
+
+
+@pytest.mark.parametrize("wrong", [_train_users_only, _train_no_negatives])
+def test_training_mistakes_fail_below_most_popular_with_the_hint(wrong):
+    result = check("ex03_train_ials", wrong, verbose=False)
+    assert result.status == "failed"
+    text = " ".join(result.message.split())
+    assert "worse than recommending the most popular items" in text
+    assert "updating only the users" in text and "Q.T @ Q term" in text
+
+
+def test_training_has_its_points_and_time_limit():
+    from coursekit.exercises import get_exercise
+
+    ex = get_exercise("ex03_train_ials")
+    assert ex.points == 2 and ex.time_limit == 60
+    result = check("ex03_train_ials", reference_train_ials, verbose=False, time_limit=1e-3)
+    assert result.status == "failed" and result.timed_out
 
 
 # ------------------------------------------------------------------ the docstring examples
@@ -261,7 +322,7 @@ def _namespace(path: Path, lesson: str) -> dict:
     cells = {c["id"]: "".join(c["source"]) for c in json.loads(path.read_text())["cells"]
              if c["cell_type"] == "code"}
     ns: dict = {}
-    for cid in ["imports", "ex1-code", "ex2-code"]:
+    for cid in ["imports", "ex1-code", "ex2-code", "ex3-code"][:4 if "ex3-code" in cells else 3]:
         exec(compile(cells[cid], f"{path.name}:{cid}", "exec"), ns)
     return ns
 

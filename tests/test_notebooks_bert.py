@@ -144,8 +144,8 @@ def test_04_committed_without_outputs():
 def test_04_exercise_solution_passes(nb_tmp, request):
     rec, _, _ = run(SOLUTION, "shop", nb_tmp, request)
     assert rec["check_status"] == {"ex04_pair_input": "passed", "ex04_in_batch_loss": "passed",
-                                   "ex04_lora_model": "passed"}
-    assert rec["n_passed"] == 3
+                                   "ex04_lora_model": "passed", "ex04_lora_settings": "passed"}
+    assert rec["n_passed"] == 4
     assert rec["pair_matches_tokenizer"] is True
     assert rec["loss_matches_coursekit"] is True
     assert rec["lora_frozen_weights_unchanged"] is True
@@ -157,5 +157,5 @@ def test_04_student_notebook_is_generated_and_not_attempted(nb_tmp, request):
     assert check_student_notebook(SOLUTION, STUDENT), "regenerate with python -m coursekit.exercises.generate"
     rec, _, _ = run(STUDENT, "shop", nb_tmp, request)
     assert rec["check_status"] == {"ex04_pair_input": "not attempted", "ex04_in_batch_loss": "not attempted",
-                                   "ex04_lora_model": "not attempted"}
+                                   "ex04_lora_model": "not attempted", "ex04_lora_settings": "not attempted"}
     assert rec["n_passed"] == 0

@@ -27,7 +27,7 @@ LESSON = ROOT / "notebooks" / "05_realtime_interest.ipynb"
 SOLUTION = ROOT / "exercises" / "05_realtime_interest_solution.ipynb"
 STUDENT = ROOT / "exercises" / "05_realtime_interest.ipynb"
 EXERCISES = {"ex05_decayed_profile_update": "decayed_profile_update", "ex05_fold_in_update": "fold_in_update",
-             "ex05_prequential_hits": "prequential_hits"}
+             "ex05_prequential_hits": "prequential_hits", "ex05_causal_mask": "causal_mask"}
 SMOKE_BUDGET_S = 300   # per-test timeout; the lesson's smoke target is 3 minutes on an idle 2-core CPU
 
 
@@ -77,13 +77,37 @@ def test_prequential_reference_matches_coursekit_prequential_order():
     assert check("ex05_prequential_hits", reference_prequential_hits, verbose=False)
 
 
+def test_causal_mask_reference_is_coursekits_mask_and_the_leak_test_catches_leaks():
+    import time
+
+    import torch
+
+    from coursekit.exercises.ex05 import _mask_transposed, future_leak, reference_causal_mask
+    from coursekit.models.transformer import build_sequence_net
+
+    net = build_sequence_net(8, 6, dim=8, n_layers=1, n_heads=2, max_len=5, dropout=0.0, causal=True)
+    allowed = net.attention_mask(torch.tensor([[1, 2, 3, 4, 5]]))[0, 0].numpy()
+    np.testing.assert_array_equal(allowed, reference_causal_mask(5))
+    assert future_leak(reference_causal_mask(12)) is None
+    assert future_leak(_mask_transposed(12)) == (0, 1)
+    leaky = reference_causal_mask(6)
+    leaky[3, 5] = True                                  # one future item visible at position 3
+    assert future_leak(leaky) == (3, 4)                 # items from position 4 on changed: position 3 moves
+    start = time.perf_counter()
+    assert check("ex05_causal_mask", lambda L: torch.ones(L, L).tril().bool(), verbose=False)   # a torch answer
+    assert check("ex05_causal_mask", lambda L: np.tril(np.ones((L, L), dtype=int)), verbose=False)  # 0/1 ints
+    result = check("ex05_causal_mask", lambda L: np.eye(L, dtype=bool), verbose=False)
+    assert not result and "cannot see position" in result.message
+    assert time.perf_counter() - start < 5
+
+
 # ------------------------------------------------------------------ committed notebooks
 def test_committed_student_notebook_is_current():
     assert check_student_notebook(SOLUTION, STUDENT), diff_student_notebook(SOLUTION, STUDENT)[:3000]
 
 
 def _namespace(path: Path) -> dict:
-    return exercise_namespace(path, ["imports", "ex1-code", "ex2-code", "ex3-code"], {"SMOKE": True})
+    return exercise_namespace(path, ["imports", "ex1-code", "ex2-code", "ex3-code", "ex4-code"], {"SMOKE": True})
 
 
 def test_solution_functions_pass_and_student_stubs_are_not_attempted():
@@ -209,6 +233,9 @@ def test_stub_exception_and_wrong_types(name):
     ("ex05_fold_in_update", "_foldin_add_reg", "already inside A"),
     ("ex05_prequential_hits", "_preq_train_first", "Test first, then train"),
     ("ex05_prequential_hits", "_preq_no_update", "recommender.update"),
+    ("ex05_causal_mask", "_mask_transposed", "Your mask is transposed"),
+    ("ex05_causal_mask", "_mask_strict", "The diagonal is missing"),
+    ("ex05_causal_mask", "_mask_inverted", "True = may attend"),
 ])
 def test_known_mistakes_get_specific_hints(name, wrong, hint):
     import coursekit.exercises.ex05 as ex05

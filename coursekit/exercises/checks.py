@@ -12,9 +12,23 @@ case and prints friendly feedback:
 * ``… not attempted yet`` while the function still raises ``NotImplementedError``
   (the untouched stub of the student notebook).
 
-It never raises because of the student's code: an exception inside the student's
-function is reported (type and message) as a failure. It needs nothing but coursekit
+It never raises because of the student's code: an exception of any kind inside the
+student's function (``SystemExit`` and ``KeyboardInterrupt`` included) is reported (type
+and message) as a failure, and so is an answer of the wrong type (the text ``"0.5"`` is not
+the number ``0.5``). Each case has a **time limit** (:attr:`Exercise.time_limit`, 10 s by
+default): a function that runs longer (an infinite loop) is stopped and reported as a
+failure with ``timed_out=True`` instead of hanging the cell. It needs nothing but coursekit
 (no pytest), so it works on Colab.
+
+How the time limit works: on the main thread of a Unix process (a Jupyter kernel, the
+grader) a ``SIGALRM`` timer (:func:`signal.setitimer`) raises :class:`CaseTimeout` inside
+the student's code, so the loop really stops. Elsewhere (Windows, or ``check`` called from
+another thread) the case runs in a daemon thread that is abandoned at the deadline: the
+check still reports the timeout, but the loop keeps a CPU busy until the process ends.
+Code stuck inside one long C call (a huge numpy operation) is stopped when that call
+returns. ``CaseTimeout`` derives from ``BaseException`` so that ``except Exception`` in the
+student's code does not swallow it; the timer fires again every half second in case a bare
+``except:`` does.
 
 Exercises live in modules ``coursekit/exercises/exNN.py``, which call :func:`register`;
 they are discovered on first use.
@@ -30,6 +44,7 @@ False
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import textwrap
 from collections.abc import Callable
@@ -39,6 +54,7 @@ from typing import Any, Literal
 import numpy as np
 
 from coursekit._validation import CourseKitError, check_bool
+from coursekit.exercises.guard import CaseTimeout, call_with_time_limit, type_problem
 
 Status = Literal["passed", "failed", "not attempted"]
 PASSED, FAILED, NOT_ATTEMPTED = "passed", "failed", "not attempted"
@@ -91,6 +107,11 @@ class Exercise:
     same : callable (a, b) -> bool, optional
         Whether two answers are equal, used to recognise known mistakes (default:
         ``compare(a, b) is None``). Needed when ``compare`` also checks properties of ``b`` alone.
+    points : float
+        What the exercise is worth in the gradebook of ``coursekit grade`` (default 1; all or nothing).
+    time_limit : float
+        Seconds the student's function may take on one case (default 10) before it is stopped and
+        the check fails with ``timed_out=True``.
     """
 
     name: str
@@ -101,6 +122,8 @@ class Exercise:
     mistakes: list[Mistake] = field(default_factory=list)
     show: Callable[[Any], str] | None = None
     same: Callable[[Any, Any], bool] | None = None
+    points: float = 1.0
+    time_limit: float = 10.0
 
     def is_same(self, a: Any, b: Any) -> bool:
         return bool(self.same(a, b)) if self.same else self.compare(a, b) is None
@@ -132,6 +155,8 @@ class CheckResult:
         The feedback text that was printed.
     details : list of dict
         One entry per failing case: ``case``, ``expected``, ``got``, ``problem``, ``hint``.
+    timed_out : bool
+        Whether the student's function ran past the time limit on a case (the check then stops).
     """
 
     exercise: str
@@ -140,6 +165,7 @@ class CheckResult:
     n_cases: int
     message: str
     details: list[dict[str, Any]] = field(default_factory=list)
+    timed_out: bool = False
 
     def __bool__(self) -> bool:
         return self.status == PASSED
@@ -247,11 +273,14 @@ def _diagnose(ex: Exercise, case: Case, got: Any) -> str:
                 return m.hint
         except Exception:  # noqa: BLE001 - a detector must never break the feedback
             continue
+        except BaseException:  # noqa: BLE001 - nor can the student's answer, compared here
+            continue
     return case.hint or ex.hint
 
 
 # ---------------------------------------------------------------------------- check
-def check(name: str, student_fn: Callable, verbose: bool = True) -> CheckResult:
+def check(name: str, student_fn: Callable, verbose: bool = True, *, time_limit: float | None = None,
+          expected_first: bool = False) -> CheckResult:
     """Run the cases of exercise ``name`` against ``student_fn`` and print feedback.
 
     Parameters
@@ -263,14 +292,21 @@ def check(name: str, student_fn: Callable, verbose: bool = True) -> CheckResult:
         The student's function.
     verbose : bool
         Print the feedback (default). The result object carries it in any case.
+    time_limit : float, optional
+        Seconds per case (default: the exercise's ``time_limit``, 10 s); 0 means no limit.
+    expected_first : bool
+        Compute every expected answer before the student's function is first called (the grader
+        does, so that nothing the student's code does can change an expected answer).
 
     Returns
     -------
     CheckResult
-        ``status`` is ``"passed"``, ``"failed"`` or ``"not attempted"``.
+        ``status`` is ``"passed"``, ``"failed"`` or ``"not attempted"``; ``timed_out`` is true when
+        a case ran past the time limit.
     """
     ex = get_exercise(name)
     verbose = check_bool(verbose, "verbose")
+    limit = ex.time_limit if time_limit is None else float(time_limit)
     if not callable(student_fn):
         msg = (f"✗ {name}: check needs your function itself, got {type(student_fn).__name__} "
                f"{textwrap.shorten(repr(student_fn), 60)}. Pass the function without calling it, "
@@ -278,27 +314,45 @@ def check(name: str, student_fn: Callable, verbose: bool = True) -> CheckResult:
         return _finish(CheckResult(name, FAILED, 0, 0, msg), verbose)
     try:
         cases = ex.cases()
+        if expected_first:
+            for case in cases:
+                case.expected_value()
     except Exception as e:  # noqa: BLE001 - a broken installation, not the student's fault
         msg = f"! {name}: could not build the test cases ({type(e).__name__}: {e}). Reinstall coursekit."
         return _finish(CheckResult(name, FAILED, 0, 0, msg), verbose)
     names = _arg_names(student_fn)
-    n_passed, details = 0, []
+    n_passed, details, timed_out = 0, [], False
     for case in cases:
         try:
-            got = student_fn(*_copy_args(case.args))
+            got = call_with_time_limit(student_fn, _copy_args(case.args), limit)
         except NotImplementedError:
             msg = (f"… {name}: not attempted yet. Replace the `raise NotImplementedError()` line with "
                    "your code, run that cell, then run this check again.")
             return _finish(CheckResult(name, NOT_ATTEMPTED, 0, len(cases), msg), verbose)
-        except Exception as e:  # noqa: BLE001 - report, never crash the notebook
+        except CaseTimeout:
+            timed_out = True
+            details.append({"case": case.name, "args": case.args, "expected": None, "got": None,
+                            "problem": f"your function ran for more than {limit:g} s and was stopped (an "
+                                       "infinite loop? a loop whose condition never changes?). The remaining "
+                                       "cases were not run.",
+                            "hint": case.hint or ex.hint, "timeout": True})
+            break
+        except KeyboardInterrupt:
+            details.append({"case": case.name, "args": case.args, "expected": None, "got": None,
+                            "problem": "your function was interrupted (KeyboardInterrupt); the remaining "
+                                       "cases were not run.", "hint": case.hint or ex.hint})
+            break
+        except BaseException as e:  # noqa: BLE001 - SystemExit & co included: report, never crash the notebook
             details.append({"case": case.name, "args": case.args, "expected": None, "got": None,
                             "problem": f"your function raised {type(e).__name__}: {e}",
                             "hint": case.hint or ex.hint})
             continue
         expected = case.expected_value()
         try:
-            problem = ex.compare(expected, got)
-        except Exception as e:  # noqa: BLE001
+            problem = type_problem(expected, got) or call_with_time_limit(ex.compare, (expected, got), limit)
+        except CaseTimeout:
+            problem = "comparing your answer took too long (does it hold a huge or self-referencing object?)."
+        except BaseException as e:  # noqa: BLE001 - the answer's own methods may raise anything
             problem = f"could not compare your answer ({type(e).__name__}: {e})."
         if problem is None:
             n_passed += 1
@@ -309,15 +363,26 @@ def check(name: str, student_fn: Callable, verbose: bool = True) -> CheckResult:
         msg = f"✓ {name}: passed all {len(cases)} cases. Well done!"
         return _finish(CheckResult(name, PASSED, n_passed, len(cases), msg), verbose)
     first = details[0]
-    lines = [f"✗ {name}: {len(details)} of {len(cases)} cases failed. First failing case: {first['case']}",
+    stopped = timed_out or "interrupted" in details[-1]["problem"]
+    head = (f"stopped at case {n_passed + len(details)} of {len(cases)} ({n_passed} passed before)" if stopped
+            else f"{len(details)} of {len(cases)} cases failed")
+    lines = [f"✗ {name}: {head}. First failing case: {first['case']}",
              f"    inputs:   {_fmt_args(first['args'], names)}"]
     if first["got"] is not None or first["expected"] is not None:
         lines += [f"    expected: {_indent(ex.format(first['expected']))}",
-                  f"    got:      {_indent(ex.format(first['got']))}"]
+                  f"    got:      {_indent(_safe_format(ex, first['got']))}"]
     lines.append(f"    problem:  {first['problem']}")
     if first["hint"]:
         lines.append("    hint:     " + _indent(textwrap.fill(first["hint"], 88)))
-    return _finish(CheckResult(name, FAILED, n_passed, len(cases), "\n".join(lines), details), verbose)
+    return _finish(CheckResult(name, FAILED, n_passed, len(cases), "\n".join(lines), details, timed_out),
+                   verbose)
+
+
+def _safe_format(ex: Exercise, value: Any) -> str:
+    try:
+        return ex.format(value)
+    except BaseException as e:  # noqa: BLE001 - the student's object may fail to print
+        return f"<{type(value).__name__} that could not be shown: {type(e).__name__}>"
 
 
 def _indent(text: str) -> str:
@@ -328,4 +393,7 @@ def _finish(result: CheckResult, verbose: bool) -> CheckResult:
     _HISTORY[result.exercise] = result.status
     if verbose:
         print(result.message)
+    if os.environ.get("NBGRADER_EXECUTION") and result.status != PASSED:
+        # nbgrader's autograder gives a grade cell its points when the cell does not raise
+        raise AssertionError(result.message)
     return result

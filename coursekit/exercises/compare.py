@@ -32,6 +32,8 @@ def compare_number(expected: float, got: Any, rtol: float = 1e-6, atol: float = 
     """``None`` when ``got`` is a real number equal to ``expected`` up to rounding."""
     if isinstance(got, (bool, np.bool_)) or got is None:
         return f"expected a number, got {type(got).__name__}."
+    if isinstance(got, (str, bytes)) or (isinstance(got, np.ndarray) and got.dtype.kind in "USOa"):
+        return f"expected a number, got text {textwrap.shorten(repr(got), 60)}: return the number itself."
     try:
         value = float(np.asarray(got).item()) if np.ndim(got) == 0 or np.size(got) == 1 else None
     except (TypeError, ValueError):
@@ -65,6 +67,8 @@ def compare_array(expected: Any, got: Any, *, rtol: float = 1e-6, atol: float = 
     """
     if got is None:
         return f"your function returned None; return {what}."
+    if isinstance(got, (str, bytes)) or (isinstance(got, np.ndarray) and got.dtype.kind in "USa"):
+        return f"expected a numeric array, got text {textwrap.shorten(repr(got), 60)}."
     try:
         arr = _dense(got).astype(np.float64)
     except (TypeError, ValueError):

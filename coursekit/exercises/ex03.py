@@ -27,6 +27,12 @@ r"""Checks for the exercises of lesson 03 (matrix factorization).
 
         \mathbf x_u = \bigl(Q^\top Q + Q^\top (C^u - I) Q + \lambda I\bigr)^{-1} Q^\top C^u \mathbf p(u)
 
+``ex03_train_ials(R, factors, alpha, reg, n_iters, seed)``
+    A training loop: iALS by alternating the user and the item updates from random ``N(0, 0.1^2)``
+    factors; returns ``(X, Y)``. Judged by the model it trains: on a fixed split of a small simulated shop
+    (:func:`training_split`) the NDCG@10 of ``X @ Y.T`` must reach 80% of the reference's (and so beat
+    MostPopular) within the case's 60 s.
+
 Expected answers come from the reference implementations below, written independently of
 :mod:`coursekit.models` (the tests also check them against a direct dense computation).
 """
@@ -258,4 +264,177 @@ register(Exercise(
                             "confident as an unobserved one)."),
         Mistake(_ials_no_reg, "The regularisation lambda * I is missing from the matrix to invert."),
     ],
+))
+
+
+# ---------------------------------------------------------------------------- exercise 3: an iALS training loop
+TRAIN_SIZES = dict(n_users=800, n_items=200, n_events=40_000)
+TRAIN_PARAMS = dict(factors=8, alpha=3.0, reg=0.1, n_iters=8)
+TRAIN_BAR_SHARE = 0.8       # the student's NDCG@10 must reach 80% of the reference's (and beat MostPopular)
+
+
+def reference_train_ials(R: Any, factors: int, alpha: float, reg: float, n_iters: int,
+                         seed: int) -> tuple[np.ndarray, np.ndarray]:
+    r"""iALS by alternating closed-form solves; returns user factors ``X`` (n_users, f) and item factors ``Y``.
+
+    Starts from ``N(0, 0.1^2)`` factors drawn with ``numpy.random.default_rng(seed)`` (``X`` first), then
+    ``n_iters`` times solves every user with ``Y`` fixed, then every item with ``X`` fixed (the same
+    formula on ``R.T``), confidence ``c = 1 + alpha * r``.
+
+    >>> import scipy.sparse as sp
+    >>> X, Y = reference_train_ials(sp.csr_matrix(np.eye(3)), 2, 1.0, 0.1, 2, seed=0)
+    >>> X.shape, Y.shape
+    ((3, 2), (3, 2))
+    """
+    import scipy.sparse as sp
+
+    R = sp.csr_matrix(R, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    X = rng.normal(0, 0.1, (R.shape[0], factors))
+    Y = rng.normal(0, 0.1, (R.shape[1], factors))
+    Rt = R.T.tocsr()
+
+    def solve_all(M: Any, fixed: np.ndarray) -> np.ndarray:
+        gram = fixed.T @ fixed + reg * np.eye(factors)
+        out = np.zeros((M.shape[0], factors))
+        for r in range(M.shape[0]):
+            idx = M.indices[M.indptr[r]:M.indptr[r + 1]]
+            c = 1.0 + alpha * M.data[M.indptr[r]:M.indptr[r + 1]]
+            F = fixed[idx]
+            out[r] = np.linalg.solve(gram + (F.T * (c - 1.0)) @ F, F.T @ c)
+        return out
+
+    for _ in range(n_iters):
+        X = solve_all(R, Y)
+        Y = solve_all(Rt, X)
+    return X, Y
+
+
+def training_split(seed: int = 3, holdout: float = 0.2) -> tuple[Any, Any]:
+    """The fixed small split of the training exercise: ``(train, test)`` user x item csr count matrices.
+
+    A small simulated shop (:func:`coursekit.datasets.make_shop`, 800 users, 200 items, 40,000 events),
+    counts of (user, item) pairs; a random 20% of the pairs (``default_rng(0)``) are held out.
+    """
+    import scipy.sparse as sp
+
+    from coursekit.datasets import make_shop
+
+    inter = make_shop(**TRAIN_SIZES, seed=seed).interactions
+    users = np.unique(inter["user_id"].to_numpy(), return_inverse=True)[1]
+    items = np.unique(inter["item_id"].to_numpy(), return_inverse=True)[1]
+    R = sp.coo_matrix(sp.csr_matrix((np.ones(len(users)), (users, items))))
+    held = np.random.default_rng(0).random(R.nnz) < holdout
+    pick = lambda m: sp.csr_matrix((R.data[m], (R.row[m], R.col[m])), shape=R.shape)  # noqa: E731
+    return pick(~held), pick(held)
+
+
+def ndcg_at_10(scores: np.ndarray, train: Any, test: Any, k: int = 10) -> float:
+    """Mean NDCG@k over users with held-out items, training items excluded from the ranking."""
+    S = np.array(scores, dtype=np.float64)
+    S[train.toarray() > 0] = -np.inf
+    top = np.argsort(-S, axis=1, kind="stable")[:, :k]
+    T = test.toarray() > 0
+    disc = 1.0 / np.log2(np.arange(2, k + 2))
+    n_rel = T.sum(axis=1)
+    users = np.flatnonzero(n_rel > 0)
+    dcg = (np.take_along_axis(T, top, axis=1)[users] * disc).sum(axis=1)
+    idcg = np.array([disc[:min(n, k)].sum() for n in n_rel[users]])
+    return float(np.mean(dcg / idcg))
+
+
+class _TrainingJudge:
+    """Expected answer of the training exercise: the bar, with the reference's and MostPopular's NDCG@10."""
+
+    def __init__(self, train: Any, test: Any, seed: int):
+        X, Y = reference_train_ials(train, seed=seed, **TRAIN_PARAMS)
+        self.train, self.test = train, test
+        self.reference = ndcg_at_10(X @ Y.T, train, test)
+        pop = np.asarray(train.sum(axis=0)).ravel().astype(float)
+        self.popular = ndcg_at_10(np.tile(pop, (train.shape[0], 1)), train, test)
+        self.bar = TRAIN_BAR_SHARE * self.reference
+
+    def __repr__(self) -> str:
+        return (f"NDCG@10 >= {self.bar:.3f} (80% of the reference's {self.reference:.3f}; "
+                f"MostPopular gets {self.popular:.3f})")
+
+
+def _train_cases() -> list[Case]:
+    train, test = training_split()
+    p = TRAIN_PARAMS
+    return [Case(f"shop 800 x 200, {train.nnz} training pairs, f={p['factors']}, {p['n_iters']} iterations, "
+                 f"seed={seed}", (train, p["factors"], p["alpha"], p["reg"], p["n_iters"], seed),
+                 lambda train=train, test=test, seed=seed: _TrainingJudge(train, test, seed))
+            for seed in (0,)]
+
+
+def compare_training(expected: _TrainingJudge, got: Any) -> str | None:
+    """``None`` when the factors ``(X, Y)`` rank the held-out items with NDCG@10 at least at the bar."""
+    n_users, n_items = expected.train.shape
+    if not isinstance(got, tuple) or len(got) != 2:
+        return f"return the tuple (X, Y) of user and item factors, got {type(got).__name__}."
+    try:
+        X, Y = (np.asarray(a, dtype=np.float64) for a in got)
+    except (TypeError, ValueError) as e:
+        return f"X and Y must be numeric arrays ({e})."
+    if X.ndim != 2 or Y.ndim != 2 or X.shape[0] != n_users or Y.shape[0] != n_items or X.shape[1] != Y.shape[1]:
+        return (f"expected X of shape ({n_users}, f) and Y of shape ({n_items}, f), got {X.shape} and {Y.shape}.")
+    if not (np.isfinite(X).all() and np.isfinite(Y).all()):
+        return "your factors contain NaN or inf (a division by zero? a diverging update?)."
+    got_ndcg = ndcg_at_10(X @ Y.T, expected.train, expected.test)
+    if got_ndcg + 1e-12 < expected.bar:
+        worse = " - worse than recommending the most popular items" if got_ndcg < expected.popular else ""
+        return (f"your factors reach NDCG@10 = {got_ndcg:.3f}{worse}; the bar is {expected.bar:.3f} "
+                f"(the reference reaches {expected.reference:.3f}).")
+    return None
+
+
+def _train_users_only(R, factors, alpha, reg, n_iters, seed):  # never updates the item factors
+    import scipy.sparse as sp
+
+    R = sp.csr_matrix(R, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    X, Y = rng.normal(0, 0.1, (R.shape[0], factors)), rng.normal(0, 0.1, (R.shape[1], factors))
+    for _ in range(n_iters):
+        X = np.array([reference_ials_user(Y, R[u].indices, R[u].data, alpha, reg) for u in range(R.shape[0])])
+    return X, Y
+
+
+def _train_no_negatives(R, factors, alpha, reg, n_iters, seed):  # Gram of the observed items only
+    import scipy.sparse as sp
+
+    R = sp.csr_matrix(R, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    X, Y = rng.normal(0, 0.1, (R.shape[0], factors)), rng.normal(0, 0.1, (R.shape[1], factors))
+
+    def solve(M, F):
+        out = np.zeros((M.shape[0], factors))
+        for r in range(M.shape[0]):
+            idx, c = M[r].indices, 1.0 + alpha * M[r].data
+            out[r] = np.linalg.solve((F[idx].T * c) @ F[idx] + reg * np.eye(factors), F[idx].T @ c)
+        return out
+
+    for _ in range(n_iters):
+        X = solve(R, Y)
+        Y = solve(R.T.tocsr(), X)
+    return X, Y
+
+
+register(Exercise(
+    name="ex03_train_ials",
+    title="Train iALS: alternate the user and the item updates",
+    cases=_train_cases,
+    compare=compare_training,
+    show=lambda v: repr(v) if isinstance(v, _TrainingJudge) else (
+        f"X of shape {np.shape(v[0])}, Y of shape {np.shape(v[1])}" if isinstance(v, tuple) and len(v) == 2
+        else repr(v)),
+    same=lambda a, b: False,
+    hint="Initialise X and Y with small random numbers (rng = np.random.default_rng(seed); "
+         "rng.normal(0, 0.1, ...)); then n_iters times: solve every user with Y fixed (your ials_user_update on "
+         "R's row: R.indices / R.data between R.indptr[u] and R.indptr[u + 1]), then every item with X fixed (the "
+         "same update on R.T.tocsr()). Common mistakes: updating only the users (random item factors rank "
+         "nothing); leaving out the unobserved items (the Q.T @ Q term is iALS's negative feedback: without it "
+         "every score is high); forgetting the confidence 1 + alpha * r.",
+    points=2,
+    time_limit=60,
 ))

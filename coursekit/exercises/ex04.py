@@ -17,6 +17,11 @@ r"""Checks for the exercises of lesson 04 (BERT for recommendation).
     Wrap a (tiny) ``transformers`` BERT with ``peft`` LoRA adapters of rank ``r`` (``lora_alpha = 2r``)
     on the attention ``query`` and ``value`` projections, so that **only the adapter weights**
     train. Returns the wrapped model.
+``ex04_lora_settings(n_steps)``
+    A training exercise: return LoRA settings ``{"r", "lora_alpha", "target_modules", "lr"}``. The check
+    fine-tunes a tiny random cross-encoder (:meth:`coursekit.text.cross_encoder.CrossEncoder.tiny`) with
+    them for ``n_steps`` steps on a synthetic colour task (:func:`colour_pairs`) and requires a validation
+    AUC of at least 0.7 (chance 0.5) with only the adapters and the classification head trainable.
 
 Expected answers come from independent references: the tokenizer-free construction below (the tests
 check it against the MiniLM tokenizer's own pair encoding), a numpy log-sum-exp, and parameter counts
@@ -264,4 +269,140 @@ register(Exercise(
     hint="from peft import LoraConfig, get_peft_model; config = LoraConfig(r=r, lora_alpha=2 * r, "
          "target_modules=['query', 'value']); return get_peft_model(model, config). get_peft_model freezes "
          "every base weight; do not set requires_grad=True on anything else.",
+))
+
+
+# ---------------------------------------------------------------------------- exercise 4: LoRA settings that learn
+LORA_KEYS = ("r", "lora_alpha", "target_modules", "lr")
+LORA_AUC_BAR = 0.7            # validation AUC after the short run (chance: 0.5)
+_COLOURS = ["red", "blue", "green", "yellow"]
+_OBJECTS = ["shoe", "hat", "scarf", "mug", "lamp", "sofa", "bag", "kite"]
+
+
+def reference_lora_settings(n_steps: int) -> dict[str, Any]:
+    """LoRA settings that make the tiny cross-encoder learn the colour task within ``n_steps`` steps."""
+    return {"r": 8, "lora_alpha": 16, "target_modules": ["query", "value"], "lr": 1e-2}
+
+
+def colour_pairs(n_users: int, seed: int) -> Any:
+    """The synthetic pair task: red and blue lovers took every item of their colour ("<colour> <object>").
+
+    A positive pair is (history, an item of the history's colour); the training loop samples negatives
+    of any other colour. A tiny random BERT learns it in a few dozen steps with a LoRA-sized learning rate.
+    """
+    import pandas as pd
+
+    from coursekit.finetune import make_pairs
+    from coursekit.interactions import Interactions
+
+    rng = np.random.default_rng(seed)
+    items = [(c, o) for c in _COLOURS for o in _OBJECTS]          # item id = index + 1
+    texts = {k + 1: f"{c} {o}" for k, (c, o) in enumerate(items)}
+    rows = []
+    for u in range(1, n_users + 1):
+        colour = u % 2                                             # red or blue
+        for t, i in enumerate(colour * len(_OBJECTS) + 1 + rng.permutation(len(_OBJECTS))):
+            rows.append((u, int(i), 10 * t + 1, 5.0))
+    frame = pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp", "rating"])
+    inter = Interactions.from_frame(frame, items=np.arange(1, len(items) + 1))
+    return make_pairs(inter, None, texts, history_size=2)
+
+
+class _LoraRun:
+    """What a LoRA run must reach (the bar) on the seeded tiny cross-encoder; trains the student's settings."""
+
+    def __init__(self, n_steps: int, seed: int):
+        self.n_steps, self.seed, self.bar = n_steps, seed, LORA_AUC_BAR
+
+    def __repr__(self) -> str:
+        return (f"validation AUC >= {self.bar} after {self.n_steps} LoRA steps (chance is 0.5), with only the "
+                "adapters and the classification head trainable")
+
+    def train(self, settings: dict[str, Any]) -> tuple[float, list[str]]:
+        """Train a fresh tiny cross-encoder with ``settings``; returns (validation AUC, trainable tensor names)."""
+        import torch
+
+        from coursekit.finetune import train_cross_encoder
+        from coursekit.text.cross_encoder import CrossEncoder
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            ce = CrossEncoder.tiny(seed=self.seed)
+            res = train_cross_encoder(
+                ce, colour_pairs(24, self.seed), colour_pairs(12, self.seed + 100), lora=True,
+                lora_r=settings["r"], lora_alpha=settings["lora_alpha"], lora_dropout=0.0,
+                lora_target_modules=list(settings["target_modules"]), lr=settings["lr"], merge_lora=False,
+                epochs=100, max_steps=self.n_steps, batch_size=16, n_neg=1, eval_every=self.n_steps, restore_best=False,
+                seed=self.seed, progress=False)
+        finally:
+            torch.set_num_threads(threads)
+        trainable = [n for n, p in ce.model.named_parameters() if p.requires_grad]
+        return float(res.best_value), trainable
+
+
+_MODULE_NAMES = "query, key, value (attention), dense (attention output and feed-forward)"
+
+
+def compare_lora_settings(expected: _LoraRun, got: Any) -> str | None:
+    """``None`` when the settings train the tiny cross-encoder above the AUC bar with adapters (+ head) only."""
+    if not isinstance(got, dict):
+        return f"return a dict with the keys {', '.join(LORA_KEYS)}; got {type(got).__name__}."
+    missing = [k for k in LORA_KEYS if k not in got]
+    if missing:
+        return f"the dict lacks the key(s) {', '.join(missing)} (it needs {', '.join(LORA_KEYS)})."
+    r, alpha, targets, lr = (got[k] for k in LORA_KEYS)
+    if isinstance(r, bool) or not isinstance(r, (int, np.integer)) or not 1 <= r <= 64:
+        return f"r (the adapters' rank) must be an int between 1 and 64, got {r!r}."
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.number)) or not alpha > 0:
+        return f"lora_alpha must be a positive number, got {alpha!r}."
+    if isinstance(targets, str) or not isinstance(targets, (list, tuple)) or not targets \
+            or not all(isinstance(t, str) for t in targets):
+        return f"target_modules must be a list of module names, e.g. ['query', 'value'], got {targets!r}."
+    unknown = [t for t in targets if t not in ("query", "key", "value", "dense")]
+    if unknown:
+        return (f"the tiny BERT has no module named {unknown[0]!r} (names like 'q_proj' are other architectures'); "
+                f"its linear layers are {_MODULE_NAMES}.")
+    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating)) or not 0 < lr <= 1:
+        return f"lr must be a learning rate in (0, 1], got {lr!r}."
+    auc, trainable = expected.train(got)
+    others = [n for n in trainable if "lora_" not in n and "modules_to_save" not in n]
+    if others:
+        return f"{len(others)} trainable tensors are neither adapters nor the head, e.g. {others[0]}."
+    if not auc >= expected.bar:
+        slow = (" A full fine-tuning rate (around 5e-5) barely moves adapters that start at B = 0 and a random "
+                "head in so few steps: LoRA takes rates 10-100x larger (1e-3 to 1e-2).") if lr < 1e-3 else ""
+        return (f"after {expected.n_steps} steps the validation AUC is {auc:.3f}, below the bar {expected.bar} "
+                f"(chance is 0.5): the model did not learn.{slow}")
+    return None
+
+
+def _lora_full_ft_rate(n_steps):
+    return {"r": 8, "lora_alpha": 16, "target_modules": ["query", "value"], "lr": 5e-5}
+
+
+def _lora_llama_names(n_steps):
+    return {"r": 8, "lora_alpha": 16, "target_modules": ["q_proj", "v_proj"], "lr": 1e-2}
+
+
+register(Exercise(
+    name="ex04_lora_settings",
+    title="LoRA settings that make a cross-encoder learn in a few dozen steps",
+    cases=lambda: [Case(f"tiny cross-encoder, colour task, {n} steps, seed {s}", (n,),
+                        lambda n=n, s=s: _LoraRun(n, s)) for n, s in ((40, 0), (40, 1))],
+    compare=compare_lora_settings,
+    same=lambda a, b: isinstance(a, dict) and isinstance(b, dict) and all(
+        k in b and (list(a[k]) == list(b[k]) if k == "target_modules" else a[k] == b[k]) for k in LORA_KEYS),
+    show=lambda v: repr(v),
+    hint="Adapters on the attention projections (target_modules=['query', 'value']), a small rank (r=4..16) with "
+         "lora_alpha = 2r, and a learning rate much larger than for full fine-tuning (1e-3..1e-2): the adapters "
+         "start at B = 0 and the head is random.",
+    mistakes=[
+        Mistake(_lora_full_ft_rate, "5e-5 is a full fine-tuning rate: with LoRA only a few thousand weights move, "
+                                    "from zero; use 1e-3 to 1e-2."),
+        Mistake(_lora_llama_names, "'q_proj'/'v_proj' are LLaMA's names; in BERT the projections are called "
+                                   "'query', 'key' and 'value'."),
+    ],
+    points=1,
+    time_limit=30,
 ))

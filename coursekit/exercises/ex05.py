@@ -23,6 +23,12 @@ r"""Checks for the exercises of lesson 05 (real-time interest updates).
 
     Returns ``(A_new, b_new, x)`` (``reg`` is already inside ``A``; it is passed for reference).
 
+``ex05_causal_mask(L)``
+    SASRec's causal attention mask, ``(L, L)`` booleans with ``M[t, s] = s <= t`` (True: query ``t`` may
+    attend to key ``s``, the convention of :mod:`coursekit.models.transformer`). The check runs a tiny
+    self-attention stack with the mask, replaces the items after each position ``t`` and requires the
+    outputs at positions ``<= t`` to stay unchanged (no future item leaks into a prediction).
+
 ``ex05_prequential_hits(recommender, events, k)``
     The test-then-train loop: for each ``(user, item, timestamp)`` in order, take
     ``recommender.recommend(user, k)`` (item ids), record whether ``item`` is in it, **then** call
@@ -303,4 +309,133 @@ register(Exercise(
         Mistake(_preq_no_update, "The recommender must learn from every event after it is scored: call "
                                  "recommender.update(user, item, timestamp) in the loop."),
     ],
+))
+
+
+# ---------------------------------------------------------------------------- exercise 4: SASRec's causal mask
+def reference_causal_mask(L: int) -> np.ndarray:
+    """SASRec's causal attention mask: ``M[t, s]`` is True when position ``t`` may attend to ``s`` (``s <= t``).
+
+    The convention of :func:`coursekit.models.transformer.build_sequence_net` (``allowed``: True = may attend;
+    rows are queries, columns keys).
+
+    >>> reference_causal_mask(3).astype(int).tolist()
+    [[1, 0, 0], [1, 1, 0], [1, 1, 1]]
+    """
+    L = int(L)
+    t = np.arange(L)
+    return t[None, :] <= t[:, None]
+
+
+def attention_outputs(mask: np.ndarray, x: np.ndarray, seed: int = 0, n_layers: int = 2) -> np.ndarray:
+    """A tiny self-attention stack (random weights from ``seed``) applied to ``x`` (L, d) under ``mask`` (L, L).
+
+    ``mask[t, s]`` True lets query ``t`` see key ``s``; a masked score is ``-inf`` before the softmax.
+    """
+    rng = np.random.default_rng(seed)
+    L, d = x.shape
+    allowed = np.asarray(mask, dtype=bool)
+    h = np.array(x, dtype=np.float64)
+    for _ in range(n_layers):
+        Wq, Wk, Wv = (rng.normal(0, d ** -0.5, (d, d)) for _ in range(3))
+        scores = (h @ Wq) @ (h @ Wk).T / np.sqrt(d)
+        scores = np.where(allowed, scores, -np.inf)
+        scores -= scores.max(axis=1, keepdims=True)
+        w = np.exp(scores)
+        w /= w.sum(axis=1, keepdims=True)
+        h = h + w @ (h @ Wv)
+    return h
+
+
+def future_leak(mask: np.ndarray, seed: int = 0) -> tuple[int, int] | None:
+    """The first ``(t, s)`` with ``s > t`` whose change moves the output at ``t``, or ``None`` (no leak).
+
+    For every ``t`` the items after ``t`` are replaced by random ones; the outputs at positions
+    ``<= t`` of :func:`attention_outputs` must not move.
+    """
+    L = len(mask)
+    rng = np.random.default_rng(seed + 1)
+    x = rng.normal(size=(L, 8))
+    base = attention_outputs(mask, x, seed)
+    for t in range(L - 1):
+        x2 = x.copy()
+        x2[t + 1:] = rng.normal(size=(L - t - 1, 8))
+        out = attention_outputs(mask, x2, seed)
+        moved = np.flatnonzero(~np.isclose(out[:t + 1], base[:t + 1], rtol=0, atol=1e-12).all(axis=1))
+        if len(moved):
+            return int(moved[0]), t + 1
+    return None
+
+
+def compare_causal_mask(expected: np.ndarray, got: Any) -> str | None:
+    """``None`` when ``got`` is the (L, L) boolean causal mask; else what is wrong (a future leak first)."""
+    if hasattr(got, "detach"):                          # a torch tensor
+        got = got.detach().cpu().numpy()
+    try:
+        arr = np.asarray(got)
+    except Exception as e:  # noqa: BLE001
+        return f"return an (L, L) array of booleans ({type(e).__name__})."
+    if arr.shape != expected.shape:
+        return f"expected an array of shape {expected.shape}, got shape {arr.shape}."
+    if arr.dtype != bool:
+        if arr.dtype.kind not in "iuf" or not np.isin(arr, (0, 1)).all():
+            return (f"return booleans (True = may attend), got dtype {arr.dtype}"
+                    + (" with values other than 0 and 1" if arr.dtype.kind in "iuf" else "") + ".")
+        arr = arr.astype(bool)
+    if not arr.any(axis=1).all():
+        row = int(np.flatnonzero(~arr.any(axis=1))[0])
+        return f"position {row} may attend to nothing (an all-False row gives NaN after the softmax)."
+    leak = future_leak(arr)
+    if leak is not None:
+        t, s = leak
+        return (f"the future leaks: changing the items from position {s} on changes the output at position {t} "
+                f"(mask[{t}, {s}:] must be False).")
+    if not np.array_equal(arr, expected):
+        t, s = map(int, np.argwhere(arr != expected)[0])
+        return (f"no future leaks, but position {t} cannot see position {s} <= {t}: every position sees itself "
+                f"and all earlier ones.")
+    return None
+
+
+def _mask_transposed(L):
+    return np.triu(np.ones((L, L), dtype=bool))
+
+
+def _mask_strict(L):
+    return np.tril(np.ones((L, L), dtype=bool), k=-1)
+
+
+def _mask_inverted(L):
+    return ~np.tril(np.ones((L, L), dtype=bool))
+
+
+def _mask_cases() -> list[Case]:
+    return [Case("L = 3 (the docstring example)", (3,), reference_causal_mask(3)),
+            Case("L = 1", (1,), np.ones((1, 1), dtype=bool), hint="One position sees itself: [[True]].")] + \
+        [Case(f"L = {L}: perturb the items after t, the outputs up to t must not move", (L,),
+              lambda L=L: reference_causal_mask(L)) for L in (5, 12, 50)]
+
+
+register(Exercise(
+    name="ex05_causal_mask",
+    title="SASRec's causal attention mask: no future item leaks into a prediction",
+    cases=_mask_cases,
+    compare=compare_causal_mask,
+    same=lambda a, b: np.array_equal(np.asarray(a), np.asarray(b)),
+    show=lambda v: np.array2string(np.asarray(v).astype(int), threshold=50, edgeitems=3)
+    if np.ndim(v) == 2 else repr(v),
+    hint="mask[t, s] = (s <= t): row t (the query) sees the keys 0..t. np.tril(np.ones((L, L), dtype=bool)) "
+         "builds it.",
+    mistakes=[
+        Mistake(_mask_transposed,
+                "Your mask is transposed: np.triu lets position t see the items AFTER it (rows are the queries, "
+                "columns the keys). Use np.tril, i.e. mask[t, s] = s <= t."),
+        Mistake(_mask_strict,
+                "The diagonal is missing: a position must also see its own item (s <= t, not s < t); the first "
+                "row would otherwise see nothing."),
+        Mistake(_mask_inverted,
+                "You returned the positions to BLOCK; this convention (as in coursekit and "
+                "torch's scaled_dot_product_attention with a boolean mask) is True = may attend."),
+    ],
+    points=1,
 ))

@@ -44,9 +44,13 @@ DROP_CELL_METADATA = ("execution", "papermill", "collapsed", "scrolled", "Execut
 DROP_NB_METADATA = ("papermill", "widgets")
 
 
-def _source(cell: dict) -> str:
+def cell_source(cell: dict) -> str:
+    """A cell's source as one string (nbformat stores a string or a list of lines)."""
     src = cell.get("source", "")
     return "".join(src) if isinstance(src, list) else src
+
+
+_source = cell_source
 
 
 def replace_solutions(text: str, cell_type: str = "code", where: str = "cell") -> str:
@@ -118,9 +122,12 @@ def student_notebook(solution: dict) -> dict:
     return nb
 
 
-def _dumps(nb: dict) -> str:
-    # the layout nbformat writes: indent 1, sorted keys, unicode kept, final newline
+def notebook_json(nb: dict) -> str:
+    """The text of notebook ``nb`` in the layout nbformat writes: indent 1, sorted keys, unicode kept, final newline."""
     return json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+_dumps = notebook_json
 
 
 def _read(path: Path) -> dict:
