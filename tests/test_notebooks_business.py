@@ -46,6 +46,6 @@ def test_lesson_08_records(tmp_path):
     assert 0 < lat["retrieval only"]["p50"] <= lat["whole system"]["p50"]
     assert rec["revenue_curve"][-1]["revenue / request"] > rec["revenue_curve"][0]["revenue / request"]
     claims = {c["key"]: c for c in rec["claims"] if c.get("required")}
-    assert {"offline_popular_beats_random", "online_popular_loses_to_random", "aa_rate_nominal",
+    assert {"offline_popular_beats_random", "online_popular_loses_to_random",
             "peeking_inflates_false_positives", "msprt_controls_false_positives", "ips_unbiased_greedy_ials",
             "dm_biased_greedy_ials", "system_vs_mostpopular_clicks", "cuped_reduces_variance"} <= set(claims)
