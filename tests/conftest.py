@@ -8,7 +8,9 @@ no example database); otherwise the "dev" profile draws new examples each run an
 failure. ``HYPOTHESIS_PROFILE`` picks a profile explicitly.
 """
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from hypothesis import settings
@@ -109,3 +111,45 @@ def assert_known_mistake_hint(module, name: str, wrong: str, hint: str) -> None:
 
     result = check(name, getattr(module, wrong), verbose=False)
     assert result.status == "failed" and hint in " ".join(result.message.split())   # the message is wrapped
+
+
+class ExerciseNotebookTests(NamedTuple):
+    """The tests every exercise notebook pair gets; a test module binds them to module-level names."""
+
+    student_notebook_is_current: Callable[[], None]
+    solutions_pass_and_stubs_are_not_attempted: Callable[[], None]
+    stub_exception_and_wrong_types: Callable[[str], None]
+
+
+def exercise_notebook_tests(solution: Path, student: Path, exercises: dict[str, str],
+                            cell_ids: tuple[str, ...] = ("imports", "ex1-code", "ex2-code", "ex3-code"),
+                            parameters: dict | None = None,
+                            wrong_answers: tuple = (None, "text", 3.0, (1, 2))) -> ExerciseNotebookTests:
+    """Tests of an exercise notebook pair: the committed student notebook is generated from the solution,
+    the solution's functions pass every ``check`` and the student's stubs are "not attempted", and each
+    check reports stubs, exceptions and wrong types (:func:`assert_check_feedback`).
+
+    ``exercises`` maps each exercise name to the function the notebook defines for it; ``cell_ids`` are the
+    code cells that define them, run with ``parameters`` (default ``SMOKE=True, SEED=0``); ``wrong_answers``
+    are returned by a fake student function and must each fail the check.
+    """
+    from coursekit.exercises import check
+    from coursekit.exercises.generate import check_student_notebook, diff_student_notebook
+
+    params = {"SMOKE": True, "SEED": 0} if parameters is None else parameters
+
+    def student_notebook_is_current() -> None:
+        assert check_student_notebook(solution, student), diff_student_notebook(solution, student)[:3000]
+
+    def solutions_pass_and_stubs_are_not_attempted() -> None:
+        sol, stu = (exercise_namespace(p, list(cell_ids), params) for p in (solution, student))
+        for name, fn in exercises.items():
+            assert check(name, sol[fn], verbose=False).status == "passed", name
+            assert check(name, stu[fn], verbose=False).status == "not attempted", name
+
+    @pytest.mark.parametrize("name", sorted(exercises))
+    def stub_exception_and_wrong_types(name: str) -> None:
+        assert_check_feedback(name, wrong_answers)
+
+    return ExerciseNotebookTests(student_notebook_is_current, solutions_pass_and_stubs_are_not_attempted,
+                                 stub_exception_and_wrong_types)

@@ -10,10 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from coursekit.exercises import check
 from coursekit.exercises.ex08 import reference_cuped, reference_ips, reference_sample_size
-from coursekit.exercises.generate import check_student_notebook, diff_student_notebook
-from tests.conftest import assert_check_feedback, assert_known_mistake_hint, execute_notebook, exercise_namespace
+from tests.conftest import assert_known_mistake_hint, execute_notebook, exercise_notebook_tests
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = ROOT / "exercises" / "08_business_solution.ipynb"
@@ -62,19 +60,8 @@ def test_sample_size_reference_by_hand():
 
 
 # ------------------------------------------------------------------ committed notebooks
-def test_committed_student_notebook_is_current():
-    assert check_student_notebook(SOLUTION, STUDENT), diff_student_notebook(SOLUTION, STUDENT)[:3000]
-
-
-def _namespace(path: Path) -> dict:
-    return exercise_namespace(path, ["imports", "ex1-code", "ex2-code", "ex3-code"], {"SMOKE": True, "SEED": 0})
-
-
-def test_solution_functions_pass_and_student_stubs_are_not_attempted():
-    sol, stu = _namespace(SOLUTION), _namespace(STUDENT)
-    for name, fn in EXERCISES.items():
-        assert check(name, sol[fn], verbose=False).status == "passed", name
-        assert check(name, stu[fn], verbose=False).status == "not attempted", name
+(test_committed_student_notebook_is_current, test_solution_functions_pass_and_student_stubs_are_not_attempted,
+ test_stub_exception_and_wrong_types) = exercise_notebook_tests(SOLUTION, STUDENT, EXERCISES)
 
 
 @pytest.mark.notebook
@@ -100,11 +87,6 @@ def test_exercise_notebook_runs(which, expected, tmp_path):
 
 
 # ------------------------------------------------------------------ check() feedback on wrong answers
-@pytest.mark.parametrize("name", sorted(EXERCISES))
-def test_stub_exception_and_wrong_types(name):
-    assert_check_feedback(name)
-
-
 @pytest.mark.parametrize("name, wrong, hint", [
     ("ex08_ips", "_ips_inverted", "target / logging"),
     ("ex08_ips", "_ips_self_normalised", "self-normalised IPS"),

@@ -17,8 +17,7 @@ from coursekit.exercises.ex06 import (
     reference_strict_cold_item_split,
     reference_ucb1_choice,
 )
-from coursekit.exercises.generate import check_student_notebook, diff_student_notebook
-from tests.conftest import assert_check_feedback, assert_known_mistake_hint, execute_notebook, exercise_namespace
+from tests.conftest import assert_known_mistake_hint, execute_notebook, exercise_notebook_tests
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = ROOT / "exercises" / "06_cold_start_solution.ipynb"
@@ -80,19 +79,9 @@ def test_ucb_reference_matches_coldstart_ucb1():
 
 
 # ------------------------------------------------------------------ committed notebooks
-def test_committed_student_notebook_is_current():
-    assert check_student_notebook(SOLUTION, STUDENT), diff_student_notebook(SOLUTION, STUDENT)[:3000]
-
-
-def _namespace(path: Path) -> dict:
-    return exercise_namespace(path, ["imports", "ex1-code", "ex2-code", "ex3-code"], {"SMOKE": True, "SEED": 0})
-
-
-def test_solution_functions_pass_and_student_stubs_are_not_attempted():
-    sol, stu = _namespace(SOLUTION), _namespace(STUDENT)
-    for name, fn in EXERCISES.items():
-        assert check(name, sol[fn], verbose=False).status == "passed", name
-        assert check(name, stu[fn], verbose=False).status == "not attempted", name
+(test_committed_student_notebook_is_current, test_solution_functions_pass_and_student_stubs_are_not_attempted,
+ test_stub_exception_and_wrong_types) = exercise_notebook_tests(SOLUTION, STUDENT, EXERCISES,
+    wrong_answers=(None, "text", 3.0, (1, 2), True))
 
 
 def test_references_pass_their_own_checks():
@@ -126,11 +115,6 @@ def test_exercise_notebook_runs(which, expected, tmp_path):
 
 
 # ------------------------------------------------------------------ check() feedback on wrong answers
-@pytest.mark.parametrize("name", sorted(EXERCISES))
-def test_stub_exception_and_wrong_types(name):
-    assert_check_feedback(name, (None, "text", 3.0, (1, 2), True))
-
-
 @pytest.mark.parametrize("name, wrong, hint", [
     ("ex06_strict_cold_item_split", "_split_event_time", "per-event time split"),
     ("ex06_strict_cold_item_split", "_split_keep_first_event", "left the first event"),

@@ -11,16 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from coursekit.exercises import check
 from coursekit.exercises.ex07 import (
     AdditiveScore,
     reference_deletion_curve,
     reference_expected_calibration_error,
     reference_itemknn_contributions,
 )
-from coursekit.exercises.generate import check_student_notebook, diff_student_notebook
 from coursekit.interactions import Interactions
-from tests.conftest import assert_check_feedback, assert_known_mistake_hint, execute_notebook, exercise_namespace
+from tests.conftest import assert_known_mistake_hint, execute_notebook, exercise_notebook_tests
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = ROOT / "exercises" / "07_explainability_and_trust_solution.ipynb"
@@ -100,19 +98,8 @@ def test_deletion_reference_by_hand():
 
 
 # ------------------------------------------------------------------ committed notebooks
-def test_committed_student_notebook_is_current():
-    assert check_student_notebook(SOLUTION, STUDENT), diff_student_notebook(SOLUTION, STUDENT)[:3000]
-
-
-def _namespace(path: Path) -> dict:
-    return exercise_namespace(path, ["imports", "ex1-code", "ex2-code", "ex3-code"], {"SMOKE": True, "SEED": 0})
-
-
-def test_solution_functions_pass_and_student_stubs_are_not_attempted():
-    sol, stu = _namespace(SOLUTION), _namespace(STUDENT)
-    for name, fn in EXERCISES.items():
-        assert check(name, sol[fn], verbose=False).status == "passed", name
-        assert check(name, stu[fn], verbose=False).status == "not attempted", name
+(test_committed_student_notebook_is_current, test_solution_functions_pass_and_student_stubs_are_not_attempted,
+ test_stub_exception_and_wrong_types) = exercise_notebook_tests(SOLUTION, STUDENT, EXERCISES)
 
 
 @pytest.mark.notebook
@@ -133,11 +120,6 @@ def test_exercise_notebook_runs(which, expected, tmp_path):
 
 
 # ------------------------------------------------------------------ check() feedback on wrong answers
-@pytest.mark.parametrize("name", sorted(EXERCISES))
-def test_stub_exception_and_wrong_types(name):
-    assert_check_feedback(name)
-
-
 @pytest.mark.parametrize("name, wrong, hint", [
     ("ex07_itemknn_contributions", "_contrib_with_self", "not its own neighbour"),
     ("ex07_itemknn_contributions", "_contrib_history_topk", "among ALL items"),

@@ -34,7 +34,7 @@ def test_lesson_09_records(tmp_path):
     assert template["hallucination_rate"] == 0.0
     claims = {c["key"]: c for c in rec["claims"]}
     assert claims["lm_learns"]["holds"]
-    assert {"prefix_means_category", "generative_beats_popularity", "lm_ranker_above_chance", "position_bias_top1",
+    assert {"prefix_means_category", "generative_learns", "lm_ranker_above_chance", "position_bias_top1",
             "lm_hallucinates_more", "lm_hallucination_rate_sampled"} <= {k for k, c in claims.items()
                                                                          if c.get("required")}
 

@@ -19,8 +19,7 @@ from coursekit.exercises.ex05 import (
     reference_fold_in_update,
     reference_prequential_hits,
 )
-from coursekit.exercises.generate import check_student_notebook, diff_student_notebook
-from tests.conftest import assert_check_feedback, assert_known_mistake_hint, execute_notebook, exercise_namespace
+from tests.conftest import assert_known_mistake_hint, execute_notebook, exercise_notebook_tests
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSON = ROOT / "notebooks" / "05_realtime_interest.ipynb"
@@ -102,19 +101,9 @@ def test_causal_mask_reference_is_coursekits_mask_and_the_leak_test_catches_leak
 
 
 # ------------------------------------------------------------------ committed notebooks
-def test_committed_student_notebook_is_current():
-    assert check_student_notebook(SOLUTION, STUDENT), diff_student_notebook(SOLUTION, STUDENT)[:3000]
-
-
-def _namespace(path: Path) -> dict:
-    return exercise_namespace(path, ["imports", "ex1-code", "ex2-code", "ex3-code", "ex4-code"], {"SMOKE": True})
-
-
-def test_solution_functions_pass_and_student_stubs_are_not_attempted():
-    sol, stu = _namespace(SOLUTION), _namespace(STUDENT)
-    for name, fn in EXERCISES.items():
-        assert check(name, sol[fn], verbose=False).status == "passed", name
-        assert check(name, stu[fn], verbose=False).status == "not attempted", name
+(test_committed_student_notebook_is_current, test_solution_functions_pass_and_student_stubs_are_not_attempted,
+ test_stub_exception_and_wrong_types) = exercise_notebook_tests(
+    SOLUTION, STUDENT, EXERCISES, ("imports", "ex1-code", "ex2-code", "ex3-code", "ex4-code"), {"SMOKE": True})
 
 
 @pytest.mark.notebook
@@ -221,11 +210,6 @@ def test_lesson_05_records(dataset, lesson):
 
 
 # ------------------------------------------------------------------ check() feedback on wrong answers
-@pytest.mark.parametrize("name", sorted(EXERCISES))
-def test_stub_exception_and_wrong_types(name):
-    assert_check_feedback(name)
-
-
 @pytest.mark.parametrize("name, wrong, hint", [
     ("ex05_decayed_profile_update", "_profile_exp", "2 ** (-dt / h)"),
     ("ex05_decayed_profile_update", "_profile_no_weight_decay", "Decay the weight W"),

@@ -29,18 +29,14 @@ Example
 """
 from __future__ import annotations
 
-import json
-from os import PathLike
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from coursekit._validation import CourseKitError, check_positive_int
+from coursekit._validation import CourseKitError
 from coursekit.interactions import Interactions
-from coursekit.models.base import Recommender, clone
-from coursekit.models.ranking import top_k
+from coursekit.models.base import Recommender
+from coursekit.models.candidate_rerank import CandidateReranker, check_candidates
 
 __all__ = ["revenue_rerank", "RevenueReranker"]
 
@@ -97,12 +93,7 @@ def revenue_rerank(items: ArrayLike, scores: ArrayLike, prices: ArrayLike, gamma
     >>> revenue_rerank(np.array([[2, 0, -1]]), np.array([[1.0, 0.5, -np.inf]]), [5.0, 1.0, 1.0], 10.0, k=3).tolist()
     [[0, 2, -1]]
     """
-    items = np.asarray(items, dtype=np.int64)
-    scores = np.asarray(scores, dtype=np.float64)
-    if items.ndim != 2 or items.shape != scores.shape:
-        raise CourseKitError("items and scores must be 2-D arrays of the same shape, "
-                             f"got {items.shape} and {scores.shape}.")
-    k = min(check_positive_int(k, "k"), items.shape[1])
+    items, scores, k = check_candidates(items, scores, k)
     gamma = _check_gamma(gamma)
     p = _check_prices(prices)
     if items.size and items.max() >= len(p):
@@ -118,7 +109,7 @@ def revenue_rerank(items: ArrayLike, scores: ArrayLike, prices: ArrayLike, gamma
 
 
 # ---------------------------------------------------------------------------- as a recommender
-class RevenueReranker(Recommender):
+class RevenueReranker(CandidateReranker):
     r"""A base recommender whose top ``n_candidates`` are re-ranked by :func:`revenue_rerank`.
 
     Parameters
@@ -170,57 +161,22 @@ class RevenueReranker(Recommender):
                                  "item of the training universe.")
         return _check_prices(aligned.to_numpy(), "prices")
 
-    def _fit(self, train: Interactions) -> None:
-        if not isinstance(self.base, Recommender):
-            raise CourseKitError(f"RevenueReranker wraps a coursekit Recommender, got {type(self.base).__name__}.")
+    _reranker_state = ("price_",)
+
+    def _check_params(self) -> None:
+        super()._check_params()
         _check_gamma(self.gamma)
-        check_positive_int(self.n_candidates, "n_candidates")
+
+    def _check_settings(self, train: Interactions) -> None:
         self.price_ = self._aligned_prices(train)
-        self.base_ = clone(self.base).fit(train)
 
-    def _score(self, user_index: np.ndarray) -> np.ndarray:
-        s = np.array(self.base_.score_indices(user_index), dtype=np.float64)
-        seen = s.copy()
-        r, c = self.seen_[user_index].nonzero()
-        seen[r, c] = -np.inf
-        cand, cand_s = top_k(seen, min(self.n_candidates, self.n_items))
-        order = revenue_rerank(cand, np.where(cand >= 0, cand_s, 0.0), self.price_, self.gamma, k=cand.shape[1])
-        rows_all = np.arange(len(user_index))[:, None]
-        base_rank = np.empty(s.shape, dtype=np.int64)
-        base_rank[rows_all, np.argsort(-s, axis=1, kind="stable")] = np.arange(s.shape[1])
-        final = (self.n_candidates + base_rank).astype(np.float64)       # non-candidates after all candidates
-        rows = np.broadcast_to(rows_all, order.shape)
-        ok = order >= 0
-        final[rows[ok], order[ok]] = np.broadcast_to(np.arange(order.shape[1]), order.shape)[ok]
-        return -final
+    def _rerank(self, candidates: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        return revenue_rerank(candidates, np.where(candidates >= 0, scores, 0.0), self.price_, self.gamma,
+                              k=candidates.shape[1])
 
-    # ------------------------------------------------------------------ persistence (base model in a subfolder)
-    def save(self, folder: str | PathLike) -> Path:
-        """Write the base model to ``folder/base`` and the prices and settings beside it."""
-        from safetensors.numpy import save_file
-
-        self._require("save", "save")
-        self.check_fitted()
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        self.base_.save(folder / "base")
-        save_file({"price_": np.ascontiguousarray(self.price_)}, str(folder / "arrays.safetensors"))
-        meta = {"class": type(self).__name__, "module": type(self).__module__,
-                "params": {"gamma": self.gamma, "n_candidates": self.n_candidates}, "cold_users": self.cold_users}
-        (folder / "params.json").write_text(json.dumps(meta, indent=1))
-        return folder
+    def _saved_params(self) -> dict:
+        return {"gamma": self.gamma, "n_candidates": self.n_candidates}
 
     @classmethod
-    def _load_folder(cls, folder, meta: dict) -> RevenueReranker:
-        from safetensors.numpy import load_file
-
-        folder = Path(folder)
-        base = Recommender.load(folder / "base")
-        price = load_file(str(folder / "arrays.safetensors"))["price_"]
-        model = cls(base, pd.Series(price, index=base.items_.ids, name="price"), **meta["params"])
-        model.cold_users = meta.get("cold_users", "popular")
-        for name in ("users_", "items_", "seen_", "user_counts_", "item_popularity_"):
-            setattr(model, name, getattr(base, name))
-        model.base_ = base
-        model.price_ = price
-        return model
+    def _params_from_saved(cls, params: dict, state: dict, base: Recommender) -> dict:
+        return {**params, "prices": pd.Series(state["price_"], index=base.items_.ids, name="price")}

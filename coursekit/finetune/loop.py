@@ -80,6 +80,28 @@ class TrainResult:
                 f"{self.total_params:,}, {self.seconds_per_step:.3f} s/step, {self.train_seconds:.1f} s)")
 
 
+def cycling_batches(n: int, size: int) -> Callable[[np.random.Generator], np.ndarray]:
+    """A function ``rng -> indices`` giving batches of ``size`` that walk a new permutation of ``range(n)`` each epoch.
+
+    The last batch of an epoch may be shorter; the next call starts a new epoch.
+
+    >>> take = cycling_batches(5, 2)
+    >>> rng = np.random.default_rng(0)
+    >>> sorted(np.concatenate([take(rng) for _ in range(3)]).tolist())   # one epoch: every index once
+    [0, 1, 2, 3, 4]
+    """
+    state = {"order": np.zeros(0, np.int64), "pos": 0}
+
+    def take(rng: np.random.Generator) -> np.ndarray:
+        if state["pos"] >= len(state["order"]):
+            state["order"], state["pos"] = rng.permutation(n), 0
+        idx = state["order"][state["pos"]:state["pos"] + size]
+        state["pos"] += size
+        return idx
+
+    return take
+
+
 def _param_groups(model: Any, weight_decay: float, lr: float, head_lr: float | None) -> list[dict]:
     """AdamW groups: no decay on biases and LayerNorm weights; the new head at ``head_lr`` if given."""
     groups: dict[tuple[bool, bool], list] = {}
@@ -287,13 +309,10 @@ def train_cross_encoder(model: CrossEncoder, train_pairs: Pairs, valid_pairs: Pa
     _prepare(model, lora, freeze_layers, lora_r, lora_alpha, lora_dropout, lora_target_modules, seed)
     lr = (5e-4 if lora else 5e-5) if lr is None else float(lr)
     bce = torch.nn.BCEWithLogitsLoss()
-    state = {"order": np.zeros(0, np.int64), "pos": 0}
+    batch_index = cycling_batches(len(train_pairs), n_pos)
 
     def next_batch(rng):
-        if state["pos"] >= len(state["order"]):
-            state["order"], state["pos"] = rng.permutation(len(train_pairs)), 0
-        idx = state["order"][state["pos"]:state["pos"] + n_pos]
-        state["pos"] += n_pos
+        idx = batch_index(rng)
         h, c, y = with_negatives(train_pairs, idx, n_neg, rng, hard_negatives, n_hard)
         return model.encode(h, c), torch.tensor(y, dtype=torch.float32, device=model.device)
 
@@ -358,13 +377,10 @@ def train_rating_regressor(model: CrossEncoder, train_pairs: Pairs, valid_pairs:
     _prepare(model, lora, freeze_layers, lora_r, lora_alpha, lora_dropout, lora_target_modules, seed)
     lr = (5e-4 if lora else 5e-5) if lr is None else float(lr)
     mse = torch.nn.MSELoss()
-    state = {"order": np.zeros(0, np.int64), "pos": 0}
+    batch_index = cycling_batches(len(train_pairs), batch_size)
 
     def next_batch(rng):
-        if state["pos"] >= len(state["order"]):
-            state["order"], state["pos"] = rng.permutation(len(train_pairs)), 0
-        idx = state["order"][state["pos"]:state["pos"] + batch_size]
-        state["pos"] += batch_size
+        idx = batch_index(rng)
         y = (train_pairs.labels[idx] - model.target_mean) / model.target_scale
         batch = model.encode([train_pairs.histories[i] for i in idx], train_pairs.item_text[train_pairs.items[idx]])
         return batch, torch.tensor(y, dtype=torch.float32, device=model.device)

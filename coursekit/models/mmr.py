@@ -33,17 +33,14 @@ Example
 """
 from __future__ import annotations
 
-import json
-from os import PathLike
-from pathlib import Path
-
 import numpy as np
 from numpy.typing import ArrayLike
 
-from coursekit._validation import CourseKitError, check_positive_int
+from coursekit._validation import CourseKitError
 from coursekit.interactions import Interactions
-from coursekit.models.base import Recommender, clone
-from coursekit.models.ranking import PAD_ID, top_k
+from coursekit.models.base import Recommender
+from coursekit.models.candidate_rerank import CandidateReranker, check_candidates
+from coursekit.models.ranking import PAD_ID
 
 __all__ = ["MMRReranker", "mmr_rerank", "unit_vectors", "cooccurrence_vectors"]
 
@@ -120,12 +117,7 @@ def mmr_rerank(items: ArrayLike, scores: ArrayLike, item_vectors: ArrayLike, k: 
     >>> mmr_rerank(np.array([[2, 0, -1]]), np.array([[5.0, 1.0, -np.inf]]), V, k=3, lam=1.0)[0].tolist()
     [[2, 0, -1]]
     """
-    items = np.asarray(items, dtype=np.int64)
-    scores = np.asarray(scores, dtype=np.float64)
-    if items.ndim != 2 or items.shape != scores.shape:
-        raise CourseKitError("items and scores must be 2-D arrays of the same shape, "
-                             f"got {items.shape} and {scores.shape}.")
-    k = min(check_positive_int(k, "k"), items.shape[1])
+    items, scores, k = check_candidates(items, scores, k)
     lam = _check_lam(lam)
     U = unit_vectors(item_vectors)
     if items.size and items.max() >= U.shape[0]:
@@ -164,7 +156,7 @@ def _mmr_block(items: np.ndarray, scores: np.ndarray, U: np.ndarray, k: int, lam
 
 
 # ---------------------------------------------------------------------------- as a recommender
-class MMRReranker(Recommender):
+class MMRReranker(CandidateReranker):
     r"""A base recommender whose top ``n_candidates`` are re-ranked by MMR (:func:`mmr_rerank`).
 
     Parameters
@@ -206,6 +198,8 @@ class MMRReranker(Recommender):
         self.n_candidates = n_candidates
         self.item_vectors = item_vectors
 
+    _reranker_state = ("unit_",)
+
     def _vectors(self, train: Interactions) -> np.ndarray:
         v = self.item_vectors
         if isinstance(v, str):
@@ -220,63 +214,26 @@ class MMRReranker(Recommender):
                                  f"got shape {v.shape}. Order the rows by item index.")
         return v
 
-    def _fit(self, train: Interactions) -> None:
-        if not isinstance(self.base, Recommender):
-            raise CourseKitError(f"MMRReranker wraps a coursekit Recommender, got {type(self.base).__name__}.")
+    def _check_params(self) -> None:
+        super()._check_params()
         _check_lam(self.lam)
-        check_positive_int(self.n_candidates, "n_candidates")
-        self.base_ = clone(self.base).fit(train)
+
+    def _fit_reranker(self, train: Interactions) -> None:
         self.unit_ = unit_vectors(self._vectors(train))
+
+    def _rerank(self, candidates: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        order, _ = mmr_rerank(candidates, scores, self.unit_, k=candidates.shape[1], lam=self.lam)
+        return order
 
     def _item_vectors(self) -> np.ndarray:
         return self.unit_
 
-    def _score(self, user_index: np.ndarray) -> np.ndarray:
-        s = np.array(self.base_.score_indices(user_index), dtype=np.float64)
-        seen = s.copy()
-        r, c = self.seen_[user_index].nonzero()
-        seen[r, c] = -np.inf
-        cand, cand_s = top_k(seen, min(self.n_candidates, self.n_items))
-        order, _ = mmr_rerank(cand, cand_s, self.unit_, k=cand.shape[1], lam=self.lam)
-        base_rank = np.empty_like(user_index, shape=s.shape)
-        base_rank[np.arange(len(user_index))[:, None], np.argsort(-s, axis=1, kind="stable")] = np.arange(s.shape[1])
-        final = (self.n_candidates + base_rank).astype(np.float64)      # non-candidates after all candidates
-        rows = np.broadcast_to(np.arange(len(user_index))[:, None], order.shape)
-        ok = order >= 0
-        final[rows[ok], order[ok]] = np.broadcast_to(np.arange(order.shape[1]), order.shape)[ok]
-        return -final
-
-    # ------------------------------------------------------------------ persistence (base model in a subfolder)
-    def save(self, folder: str | PathLike) -> Path:
-        """Write the base model to ``folder/base`` and the MMR settings and vectors beside it."""
-        from safetensors.numpy import save_file
-
-        self.check_fitted()
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        self.base_.save(folder / "base")
-        save_file({"unit_": np.ascontiguousarray(self.unit_)}, str(folder / "arrays.safetensors"))
-        params = {"lam": self.lam, "n_candidates": self.n_candidates,
-                  "item_vectors": self.item_vectors if isinstance(self.item_vectors, str) else "array"}
-        meta = {"class": type(self).__name__, "module": type(self).__module__, "params": params,
-                "cold_users": self.cold_users}
-        (folder / "params.json").write_text(json.dumps(meta, indent=1))
-        return folder
+    def _saved_params(self) -> dict:
+        return {"lam": self.lam, "n_candidates": self.n_candidates,
+                "item_vectors": self.item_vectors if isinstance(self.item_vectors, str) else "array"}
 
     @classmethod
-    def _load_folder(cls, folder, meta: dict) -> MMRReranker:
-        from safetensors.numpy import load_file
-
-        folder = Path(folder)
-        base = Recommender.load(folder / "base")
-        unit = load_file(str(folder / "arrays.safetensors"))["unit_"]
-        params = dict(meta["params"])
-        if params["item_vectors"] == "array":
-            params["item_vectors"] = unit
-        model = cls(base, **params)
-        model.cold_users = meta.get("cold_users", "popular")
-        for name in ("users_", "items_", "seen_", "user_counts_", "item_popularity_"):
-            setattr(model, name, getattr(base, name))
-        model.base_ = base
-        model.unit_ = unit
-        return model
+    def _params_from_saved(cls, params: dict, state: dict, base: Recommender) -> dict:
+        if params.get("item_vectors") == "array":
+            params["item_vectors"] = state["unit_"]
+        return params
