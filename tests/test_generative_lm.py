@@ -189,6 +189,18 @@ def test_training_lowers_the_loss_is_deterministic_and_stops_early(tok):
         train_causal_lm(net, tok, [], epochs=1)
 
 
+def test_load_causal_lm_reads_a_saved_folder_like_a_hub_model(tmp_path):
+    """The path a hub id takes online (AutoTokenizer / AutoModelForCausalLM), fed a folder offline."""
+    tok = train_tokenizer(["red wool scarf", "blue oak table", "green steel lamp"])
+    net = build_causal_lm(len(tok), dim=8, n_layers=1, n_heads=2, max_len=16, seed=0).eval()
+    net.save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    loaded, loaded_tok = load_causal_lm(str(tmp_path), device="cpu", local_files_only=True)
+    prompts, conts = ["red wool", "blue"], ["scarf", "oak table"]
+    np.testing.assert_allclose(sequence_log_likelihood(loaded, loaded_tok, prompts, conts),
+                               sequence_log_likelihood(net, tok, prompts, conts), rtol=1e-6)
+
+
 def test_load_causal_lm_offline_says_what_to_do():
     with pytest.raises(CourseKitError, match="needs internet") as err:
         load_causal_lm("coursekit-tests/no-such-model-anywhere", local_files_only=True)
