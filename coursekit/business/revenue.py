@@ -139,8 +139,6 @@ class RevenueReranker(CandidateReranker):
     [[40, 20]]
     """
 
-    capabilities = frozenset({"save"})
-
     def __init__(self, base: Recommender, prices: pd.Series | dict | None = None, gamma: float = 0.5,
                  n_candidates: int = 50):
         self.base = base
@@ -171,8 +169,7 @@ class RevenueReranker(CandidateReranker):
         self.price_ = self._aligned_prices(train)
 
     def _rerank(self, candidates: np.ndarray, scores: np.ndarray) -> np.ndarray:
-        return revenue_rerank(candidates, np.where(candidates >= 0, scores, 0.0), self.price_, self.gamma,
-                              k=candidates.shape[1])
+        return revenue_rerank(candidates, scores, self.price_, self.gamma, k=candidates.shape[1])
 
     def _saved_params(self) -> dict:
         return {"gamma": self.gamma, "n_candidates": self.n_candidates}
